@@ -1,0 +1,210 @@
+"""lbfarm filters: one validated backend list, rendered for each balancer."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+  name: farm
+  short_description: Build the farm's backend list and render it for each balancer
+  description:
+    - C(farm_backends) reads the C(backends) group and each host's C(lab_address) and
+      C(backend_*) variables into one validated list of dicts.
+    - C(farm_nginx_servers), C(farm_haproxy_servers) render that list as the arguments of
+      nginx C(server) lines and HAProxy C(server) lines.
+    - C(farm_shares) gives the share of requests each backend should get from its weight.
+    - Every error names the host, the variable and the bad value.
+  options:
+    backend_address:
+      description: Address the balancer uses for the host; defaults to C(lab_address), then C(ansible_host).
+    backend_port: {description: TCP port of the backend, 1-65535, default 80.}
+    backend_weight: {description: Relative weight, default 1 (nginx 1 or more, HAProxy 0-256).}
+    backend_max_fails: {description: Failed attempts before nginx marks the backend down, default 1.}
+    backend_fail_timeout: {description: nginx fail_timeout in seconds; unset keeps nginx's default.}
+    backend_max_conns: {description: Connection cap per backend (nginx max_conns, HAProxy maxconn).}
+    backend_backup: {description: Use the backend only when the others are down, default false.}
+"""
+
+EXAMPLES = r"""
+_backends: "{{ groups['backends'] | farm_backends(hostvars) }}"
+# [{'name': 'm1', 'address': '192.168.56.2', 'port': 80, 'weight': 2, ...}, ...]
+
+_nginx_servers: "{{ _backends | farm_nginx_servers('round_robin') }}"
+# ['192.168.56.2 weight=2 max_fails=1', '192.168.56.3 weight=1 max_fails=1']
+
+_haproxy_servers: "{{ _backends | farm_haproxy_servers(cookie=true, check=true) }}"
+# ['m1 192.168.56.2:80 maxconn 32 weight 2 cookie m1 check', ...]
+
+_shares: "{{ _backends | farm_shares }}"
+# {'m1': 0.6667, 'm2': 0.3333}
+"""
+
+# Per-host inventory variables read by farm_backends, with their defaults.
+BACKEND_DEFAULTS: dict[str, Any] = {
+    "port": 80,
+    "weight": 1,
+    "max_fails": 1,
+    "fail_timeout": None,
+    "max_conns": None,
+    "backup": False,
+}
+
+NGINX_METHODS = ("round_robin", "least_conn", "ip_hash", "hash")
+# nginx rejects "backup" in an upstream that uses one of these.
+NGINX_NO_BACKUP = ("ip_hash", "hash")
+HAPROXY_MAX_WEIGHT = 256
+_HAPROXY_NAME = re.compile(r"^[A-Za-z0-9_.:-]+$")
+_BOOL_WORDS = {"true": True, "yes": True, "on": True, "false": False, "no": False, "off": False}
+
+
+def _fail(host: str, var: str, value: Any, why: str) -> AnsibleFilterError:
+    return AnsibleFilterError(f"backend {host}: {var}={value!r} {why}")
+
+
+def _integer(host: str, var: str, value: Any, low: int, high: int | None = None) -> int:
+    """Return value as an int within [low, high], accepting digit strings from INI inventories."""
+    if isinstance(value, bool):
+        raise _fail(host, var, value, "is not an integer")
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        value = int(value)
+    if not isinstance(value, int):
+        raise _fail(host, var, value, "is not an integer")
+    if value < low or (high is not None and value > high):
+        bounds = f"{low}-{high}" if high is not None else f"{low} or more"
+        raise _fail(host, var, value, f"is out of range: use {bounds}")
+    return value
+
+
+def _boolean(host: str, var: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
+        return _BOOL_WORDS[value.strip().lower()]
+    raise _fail(host, var, value, "is not a boolean: use true or false")
+
+
+def _address(host: str, hvars: Mapping[str, Any]) -> str:
+    for var in ("backend_address", "lab_address", "ansible_host"):
+        value = hvars.get(var)
+        if value not in (None, ""):
+            if not isinstance(value, str) or any(c.isspace() for c in value):
+                raise _fail(host, var, value, "is not a host address")
+            return value
+    raise AnsibleFilterError(
+        f"backend {host}: no address; set lab_address (or backend_address) for it in the inventory"
+    )
+
+
+def farm_backends(hosts: Sequence[str] | None, hostvars: Mapping[str, Mapping[str, Any]]) -> list[dict]:
+    """Read the backends group into a validated list, one dict per host, in inventory order."""
+    if not hosts:
+        raise AnsibleFilterError("the backends group is empty: add at least one Apache host to it in the inventory")
+    backends: list[dict] = []
+    seen_names: set[str] = set()
+    seen_endpoints: dict[tuple[str, int], str] = {}
+    for host in hosts:
+        if host in seen_names:
+            raise AnsibleFilterError(f"backend {host}: listed twice in the backends group")
+        seen_names.add(host)
+        hvars = hostvars.get(host)
+        if hvars is None:
+            raise AnsibleFilterError(f"backend {host}: not found in the inventory's hostvars")
+        raw = {key: hvars.get(f"backend_{key}", default) for key, default in BACKEND_DEFAULTS.items()}
+        backend = {
+            "name": str(host),
+            "address": _address(host, hvars),
+            "port": _integer(host, "backend_port", raw["port"], 1, 65535),
+            "weight": _integer(host, "backend_weight", raw["weight"], 0),
+            "max_fails": _integer(host, "backend_max_fails", raw["max_fails"], 0),
+            "fail_timeout": None
+            if raw["fail_timeout"] is None
+            else _integer(host, "backend_fail_timeout", raw["fail_timeout"], 1),
+            "max_conns": None if raw["max_conns"] is None else _integer(host, "backend_max_conns", raw["max_conns"], 0),
+            "backup": _boolean(host, "backend_backup", raw["backup"]),
+        }
+        endpoint = (backend["address"], backend["port"])
+        if endpoint in seen_endpoints:
+            raise AnsibleFilterError(
+                f"backend {host}: {endpoint[0]}:{endpoint[1]} is already the address of backend "
+                f"{seen_endpoints[endpoint]}; each backend needs its own address or port"
+            )
+        seen_endpoints[endpoint] = host
+        backends.append(backend)
+    return backends
+
+
+def _check_list(backends: Any) -> list[Mapping[str, Any]]:
+    if not isinstance(backends, list) or not backends:
+        raise AnsibleFilterError(f"expected the non-empty list from farm_backends, got {backends!r}")
+    return backends
+
+
+def farm_nginx_servers(backends: list[Mapping[str, Any]], method: str = "round_robin") -> list[str]:
+    """Render each backend as the arguments of an nginx upstream `server` line."""
+    if method not in NGINX_METHODS:
+        raise AnsibleFilterError(f"nginx method {method!r} is unknown: use one of {', '.join(NGINX_METHODS)}")
+    lines = []
+    for b in _check_list(backends):
+        if b["weight"] < 1:
+            raise _fail(b["name"], "backend_weight", b["weight"], "is out of range for nginx: use 1 or more")
+        if b["backup"] and method in NGINX_NO_BACKUP:
+            raise _fail(b["name"], "backend_backup", True, f"cannot be used with nginx method {method}")
+        target = b["address"] if b["port"] == 80 else f"{b['address']}:{b['port']}"
+        parts = [target, f"weight={b['weight']}", f"max_fails={b['max_fails']}"]
+        if b["fail_timeout"] is not None:
+            parts.append(f"fail_timeout={b['fail_timeout']}s")
+        if b["max_conns"]:
+            parts.append(f"max_conns={b['max_conns']}")
+        if b["backup"]:
+            parts.append("backup")
+        lines.append(" ".join(parts))
+    return lines
+
+
+def farm_haproxy_servers(backends: list[Mapping[str, Any]], cookie: bool = True, check: bool = True) -> list[str]:
+    """Render each backend as the arguments of an HAProxy `server` line."""
+    lines = []
+    for b in _check_list(backends):
+        if not _HAPROXY_NAME.match(b["name"]):
+            raise _fail(b["name"], "inventory_hostname", b["name"], "is not a valid HAProxy server name")
+        if not 0 <= b["weight"] <= HAPROXY_MAX_WEIGHT:
+            raise _fail(
+                b["name"], "backend_weight", b["weight"], f"is out of range for HAProxy: use 0-{HAPROXY_MAX_WEIGHT}"
+            )
+        parts = [b["name"], f"{b['address']}:{b['port']}"]
+        if b["max_conns"]:
+            parts.append(f"maxconn {b['max_conns']}")
+        parts.append(f"weight {b['weight']}")
+        if cookie:
+            parts.append(f"cookie {b['name']}")
+        if check:
+            parts.append("check")
+        if b["backup"]:
+            parts.append("backup")
+        lines.append(" ".join(parts))
+    return lines
+
+
+def farm_shares(backends: list[Mapping[str, Any]]) -> dict[str, float]:
+    """Expected share of requests per active (non-backup) backend under weighted round-robin."""
+    active = [b for b in _check_list(backends) if not b["backup"] and b["weight"] > 0]
+    total = sum(b["weight"] for b in active)
+    if not total:
+        raise AnsibleFilterError("no backend can take traffic: every backend is a backup or has weight 0")
+    return {b["name"]: round(b["weight"] / total, 4) for b in active}
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {
+            "farm_backends": farm_backends,
+            "farm_nginx_servers": farm_nginx_servers,
+            "farm_haproxy_servers": farm_haproxy_servers,
+            "farm_shares": farm_shares,
+        }

@@ -1,0 +1,41 @@
+"""Each Apache backend, checked on the host and from this machine."""
+
+from farmcheck import fetch, keep_alive_holds
+
+testinfra_hosts = ["backends"]
+
+
+def _backend(farm, host) -> dict:
+    return next(b for b in farm.backends if b["name"] == host.backend.host)
+
+
+def test_apache_is_running_and_enabled(host) -> None:
+    apache = host.service("apache2")
+    assert apache.is_running
+    assert apache.is_enabled
+
+
+def test_apache_listens_on_the_backend_port(host, farm) -> None:
+    assert host.socket(f"tcp://0.0.0.0:{_backend(farm, host)['port']}").is_listening
+
+
+def test_no_stats_port_on_a_backend(host) -> None:
+    assert not host.socket("tcp://0.0.0.0:9999").is_listening
+
+
+def test_home_page_names_the_backend(host, farm) -> None:
+    b = _backend(farm, host)
+    reply = fetch(f"http://{b['address']}:{b['port']}/")
+    assert reply.status == 200
+    assert f"MAQUINA {b['name'].upper()}" in reply.body
+    assert reply.headers.get("X-Backend") == b["name"]
+
+
+def test_benchmark_page_is_served_over_keep_alive(host, farm) -> None:
+    b = _backend(farm, host)
+    assert fetch(f"http://{b['address']}:{b['port']}/swap.html").status == 200
+    assert keep_alive_holds(b["address"], b["port"], "/swap.html")
+
+
+def test_apache_configuration_passes_configtest(host) -> None:
+    assert host.run("apache2ctl configtest").rc == 0

@@ -1,0 +1,39 @@
+"""The balancer host: exactly the chosen balancer runs and owns port 80."""
+
+import pytest
+from farmcheck import BALANCERS
+
+testinfra_hosts = ["balancers"]
+
+CONFIG_CHECK = {"nginx": "nginx -t", "haproxy": "haproxy -c -f /etc/haproxy/haproxy.cfg"}
+
+
+def test_chosen_balancer_is_running_and_enabled(host, farm) -> None:
+    service = host.service(farm.balancer)
+    assert service.is_running
+    assert service.is_enabled
+
+
+def test_chosen_balancer_owns_port_80(host, farm) -> None:
+    assert host.socket("tcp://0.0.0.0:80").is_listening
+    owners = host.check_output("ss -Hltnp 'sport = :80'")
+    assert f'"{farm.balancer}"' in owners
+    for other in set(BALANCERS) - {farm.balancer}:
+        assert f'"{other}"' not in owners
+
+
+@pytest.mark.parametrize("other", BALANCERS)
+def test_other_balancers_are_stopped_and_disabled(host, farm, other) -> None:
+    if other == farm.balancer:
+        pytest.skip(f"{other} is the chosen balancer")
+    service = host.service(other)
+    assert not service.is_running
+    assert not service.is_enabled
+
+
+def test_stats_port_is_open_only_with_haproxy(host, farm) -> None:
+    assert host.socket("tcp://0.0.0.0:9999").is_listening == (farm.balancer == "haproxy")
+
+
+def test_live_configuration_passes_the_balancer_own_check(host, farm) -> None:
+    assert host.run(CONFIG_CHECK[farm.balancer]).rc == 0

@@ -1,0 +1,41 @@
+"""The HAProxy stats page: behind basic auth, and it shows every backend UP."""
+
+import csv
+import io
+
+import pytest
+from farmcheck import fetch
+
+REALM = "HAProxy Statistics"
+
+
+@pytest.fixture
+def stats_url(farm) -> str:
+    if farm.balancer != "haproxy":
+        pytest.skip(f"the stats page is HAProxy's; this farm runs {farm.balancer}")
+    return f"http://{farm.hostvars[farm.balancer_host]['lab_address']}:9999/stats"
+
+
+def test_stats_asks_for_credentials_with_the_realm(stats_url) -> None:
+    reply = fetch(stats_url)
+    assert reply.status == 401
+    assert f'realm="{REALM}"' in reply.headers.get("WWW-Authenticate", "")
+
+
+def test_stats_rejects_wrong_password(stats_url, farm) -> None:
+    assert fetch(stats_url, auth=("admin", farm.stats_password() + "x")).status == 401
+
+
+def test_stats_with_the_password_names_every_backend(stats_url, farm) -> None:
+    reply = fetch(stats_url, auth=("admin", farm.stats_password()))
+    assert reply.status == 200
+    for backend in farm.backends:
+        assert backend["name"] in reply.body
+
+
+def test_stats_csv_shows_every_backend_up(stats_url, farm) -> None:
+    reply = fetch(stats_url + ";csv", auth=("admin", farm.stats_password()))
+    assert reply.status == 200
+    rows = csv.DictReader(io.StringIO(reply.body.lstrip("# ")))
+    status = {row["svname"]: row["status"] for row in rows if row["pxname"] == "farm"}
+    assert {b["name"]: status.get(b["name"]) for b in farm.backends} == {b["name"]: "UP" for b in farm.backends}

@@ -1,0 +1,174 @@
+"""Unit tests for filter_plugins/farm.py: every renderer and every error."""
+
+from __future__ import annotations
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from filter_plugins import farm
+
+LAB = {
+    "m1": {"lab_address": "192.168.56.2", "backend_weight": 3, "backend_max_conns": 32},
+    "m2": {"lab_address": "192.168.56.3", "backend_weight": 1, "backend_max_conns": 32},
+}
+
+
+def backends(**overrides: dict) -> list[dict]:
+    hostvars = {host: {**hvars, **overrides.get(host, {})} for host, hvars in LAB.items()}
+    return farm.farm_backends(list(hostvars), hostvars)
+
+
+def test_backends_read_inventory_with_defaults() -> None:
+    b = backends()
+    assert b[0] == {
+        "name": "m1",
+        "address": "192.168.56.2",
+        "port": 80,
+        "weight": 3,
+        "max_fails": 1,
+        "fail_timeout": None,
+        "max_conns": 32,
+        "backup": False,
+    }
+    assert [x["name"] for x in b] == ["m1", "m2"]
+
+
+def test_backend_address_prefers_backend_address_then_lab_then_ansible_host() -> None:
+    hv = {
+        "a": {"backend_address": "10.0.0.1", "lab_address": "10.0.0.9"},
+        "b": {"ansible_host": "10.0.0.2"},
+    }
+    assert [x["address"] for x in farm.farm_backends(["a", "b"], hv)] == ["10.0.0.1", "10.0.0.2"]
+
+
+def test_string_values_from_ini_inventories_are_converted() -> None:
+    b = backends(m1={"backend_weight": "5", "backend_port": "8080", "backend_backup": "no"})
+    assert (b[0]["weight"], b[0]["port"], b[0]["backup"]) == (5, 8080, False)
+
+
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ({"backend_weight": -1}, "backend m1: backend_weight=-1 is out of range"),
+        ({"backend_weight": "heavy"}, "backend m1: backend_weight='heavy' is not an integer"),
+        ({"backend_weight": True}, "backend m1: backend_weight=True is not an integer"),
+        ({"backend_weight": 1.5}, "backend m1: backend_weight=1.5 is not an integer"),
+        ({"backend_port": 0}, "backend m1: backend_port=0 is out of range: use 1-65535"),
+        ({"backend_port": 65536}, "backend m1: backend_port=65536 is out of range: use 1-65535"),
+        ({"backend_max_fails": -2}, "backend m1: backend_max_fails=-2 is out of range"),
+        ({"backend_fail_timeout": 0}, "backend m1: backend_fail_timeout=0 is out of range"),
+        ({"backend_max_conns": -1}, "backend m1: backend_max_conns=-1 is out of range"),
+        ({"backend_backup": "maybe"}, "backend m1: backend_backup='maybe' is not a boolean"),
+        ({"lab_address": "10.0.0.1 10.0.0.2"}, "backend m1: lab_address='10.0.0.1 10.0.0.2' is not a host address"),
+        ({"lab_address": None}, "backend m1: no address; set lab_address"),
+        ({"lab_address": "192.168.56.3"}, "backend m2: 192.168.56.3:80 is already the address of backend m1"),
+    ],
+)
+def test_bad_backend_input_names_host_variable_and_value(override: dict, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message.replace(".", r"\.").replace("(", r"\(")):
+        backends(m1=override)
+
+
+def test_empty_backends_group_is_an_error() -> None:
+    with pytest.raises(AnsibleFilterError, match="the backends group is empty"):
+        farm.farm_backends([], {})
+    with pytest.raises(AnsibleFilterError, match="the backends group is empty"):
+        farm.farm_backends(None, {})
+
+
+def test_duplicate_backend_is_an_error() -> None:
+    with pytest.raises(AnsibleFilterError, match="backend m1: listed twice"):
+        farm.farm_backends(["m1", "m1"], LAB)
+
+
+def test_host_missing_from_hostvars_is_an_error() -> None:
+    with pytest.raises(AnsibleFilterError, match="backend m9: not found"):
+        farm.farm_backends(["m9"], LAB)
+
+
+def test_nginx_lines_match_the_hand_written_lab() -> None:
+    hv = {h: {"lab_address": v["lab_address"], "backend_weight": v["backend_weight"]} for h, v in LAB.items()}
+    b = farm.farm_backends(list(hv), hv)
+    assert farm.farm_nginx_servers(b) == ["192.168.56.2 weight=3 max_fails=1", "192.168.56.3 weight=1 max_fails=1"]
+
+
+def test_nginx_lines_carry_port_timeout_conns_and_backup() -> None:
+    b = backends(m2={"backend_port": 8082, "backend_fail_timeout": 5, "backend_backup": True})
+    assert farm.farm_nginx_servers(b, "least_conn") == [
+        "192.168.56.2 weight=3 max_fails=1 max_conns=32",
+        "192.168.56.3:8082 weight=1 max_fails=1 fail_timeout=5s max_conns=32 backup",
+    ]
+
+
+def test_nginx_rejects_weight_zero() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"backend m2: backend_weight=0 is out of range for nginx: use 1"):
+        farm.farm_nginx_servers(backends(m2={"backend_weight": 0}))
+
+
+@pytest.mark.parametrize("method", ["ip_hash", "hash"])
+def test_nginx_rejects_backup_with_hash_methods(method: str) -> None:
+    message = f"backend m2: backend_backup=True cannot be used with nginx method {method}"
+    with pytest.raises(AnsibleFilterError, match=message):
+        farm.farm_nginx_servers(backends(m2={"backend_backup": True}), method)
+
+
+def test_nginx_rejects_unknown_method() -> None:
+    with pytest.raises(AnsibleFilterError, match="nginx method 'random' is unknown: use one of round_robin"):
+        farm.farm_nginx_servers(backends(), "random")
+
+
+def test_haproxy_lines_match_the_hand_written_lab() -> None:
+    assert farm.farm_haproxy_servers(backends(), cookie=False, check=False) == [
+        "m1 192.168.56.2:80 maxconn 32 weight 3",
+        "m2 192.168.56.3:80 maxconn 32 weight 1",
+    ]
+
+
+def test_haproxy_lines_with_cookie_check_and_backup() -> None:
+    b = backends(m2={"backend_backup": True, "backend_max_conns": None, "backend_port": 8080})
+    assert farm.farm_haproxy_servers(b) == [
+        "m1 192.168.56.2:80 maxconn 32 weight 3 cookie m1 check",
+        "m2 192.168.56.3:8080 weight 1 cookie m2 check backup",
+    ]
+
+
+def test_haproxy_accepts_weight_zero_and_256() -> None:
+    b = backends(m1={"backend_weight": 0}, m2={"backend_weight": 256})
+    assert [line.split()[5] for line in farm.farm_haproxy_servers(b, cookie=False)] == ["0", "256"]
+
+
+def test_haproxy_rejects_weight_above_256() -> None:
+    message = "backend m1: backend_weight=257 is out of range for HAProxy: use 0-256"
+    with pytest.raises(AnsibleFilterError, match=message):
+        farm.farm_haproxy_servers(backends(m1={"backend_weight": 257}))
+
+
+def test_haproxy_rejects_a_host_name_it_cannot_use_as_server_name() -> None:
+    hv = {"web 1": {"lab_address": "10.0.0.1"}}
+    with pytest.raises(AnsibleFilterError, match="backend web 1: inventory_hostname='web 1' is not a valid HAProxy"):
+        farm.farm_haproxy_servers(farm.farm_backends(["web 1"], hv))
+
+
+@pytest.mark.parametrize("renderer", [farm.farm_nginx_servers, farm.farm_haproxy_servers, farm.farm_shares])
+def test_renderers_reject_anything_but_a_backend_list(renderer) -> None:
+    with pytest.raises(AnsibleFilterError, match="expected the non-empty list from farm_backends"):
+        renderer([])
+
+
+def test_shares_follow_weights_and_leave_out_backups() -> None:
+    assert farm.farm_shares(backends()) == {"m1": 0.75, "m2": 0.25}
+    assert farm.farm_shares(backends(m2={"backend_backup": True})) == {"m1": 1.0}
+
+
+def test_shares_need_one_backend_that_takes_traffic() -> None:
+    with pytest.raises(AnsibleFilterError, match="no backend can take traffic"):
+        farm.farm_shares(backends(m1={"backend_weight": 0}, m2={"backend_weight": 0}))
+
+
+def test_filter_module_exposes_every_filter() -> None:
+    assert set(farm.FilterModule().filters()) == {
+        "farm_backends",
+        "farm_nginx_servers",
+        "farm_haproxy_servers",
+        "farm_shares",
+    }
