@@ -9,6 +9,7 @@ import time
 import urllib.error
 import urllib.request
 from dataclasses import dataclass, field
+from email.message import Message
 from http.cookiejar import CookieJar
 
 # Every balancer lbfarm knows, by the name of its systemd unit.
@@ -20,7 +21,7 @@ SHARE_TOLERANCE = 0.05
 @dataclass
 class Reply:
     status: int
-    headers: dict[str, str] = field(default_factory=dict)
+    headers: Message = field(default_factory=Message)  # case-insensitive: HAProxy sends lower case
     body: str = ""
 
     @property
@@ -36,11 +37,11 @@ def fetch(url: str, opener: urllib.request.OpenerDirector | None = None, auth: t
         request.add_header("Authorization", f"Basic {token}")
     try:
         with (opener or urllib.request.build_opener()).open(request, timeout=10) as response:
-            return Reply(response.status, dict(response.headers), response.read().decode(errors="replace"))
+            return Reply(response.status, response.headers, response.read().decode(errors="replace"))
     except urllib.error.HTTPError as err:
-        return Reply(err.code, dict(err.headers), err.read().decode(errors="replace"))
+        return Reply(err.code, err.headers, err.read().decode(errors="replace"))
     except (urllib.error.URLError, ConnectionError, TimeoutError, http.client.HTTPException) as err:
-        return Reply(0, {}, str(err))
+        return Reply(0, Message(), str(err))
 
 
 def count_backends(url: str, requests: int, opener: urllib.request.OpenerDirector | None = None) -> collections.Counter:

@@ -23,7 +23,8 @@ def test_cookie_keeps_a_client_on_one_backend(farm) -> None:
         pytest.skip(f"cookie persistence is HAProxy's; {farm.balancer} balances every request")
     for _ in range(3):
         seen = count_backends(farm.url, 20, cookie_client())
-        assert len(seen) == 1 and next(iter(seen)) in farm.shares, seen
+        assert len(seen) == 1, seen
+        assert next(iter(seen)) in farm.shares, seen
 
 
 def test_failover_to_the_other_backend_and_back(farm) -> None:
