@@ -11,11 +11,12 @@ REPORTS := $(CURDIR)/reports
 ROLE_SCENARIOS := apache_backend nginx_lb haproxy_lb
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps docker image lab lab-destroy test unit lint molecule
+.PHONY: help deps docker image lab lab-destroy bench test unit lint molecule
 
 help:
 	@echo "make lab          build the local lab (3 containers) and run site.yml on it (BALANCER=nginx|haproxy)"
 	@echo "make lab-destroy  remove the local lab"
+	@echo "make bench        every balancer and the backends under ab, side by side (BENCH_ARGS='-e benchmark_requests=100000')"
 	@echo "make test         unit tests, lint and every Molecule scenario"
 
 deps: docker $(VENV)/.installed
@@ -52,6 +53,9 @@ lab: deps
 lab-destroy: deps
 	ansible-playbook playbooks/lab_destroy.yml
 
+bench: lab
+	ansible-playbook playbooks/benchmark.yml $(BENCH_ARGS)
+
 test: deps
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	$(MAKE) --no-print-directory unit lint image molecule
@@ -61,8 +65,8 @@ unit:
 	pytest tests/unit --junitxml=$(REPORTS)/unit.xml
 
 lint:
-	ruff check filter_plugins tests
-	ruff format --check filter_plugins tests
+	ruff check .
+	ruff format --check .
 	ansible-lint --profile production
 
 # Every scenario: the farm's (molecule/*) and each role's, one junit report each.

@@ -11,9 +11,13 @@ import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
 from http.cookiejar import CookieJar
+from pathlib import Path
 
-# Every balancer lbfarm knows, by the name of its systemd unit.
-BALANCERS = ("nginx", "haproxy")
+import yaml
+
+REPO = Path(__file__).resolve().parents[1]
+# Every balancer lbfarm knows (each runs as the systemd unit of the same name), as the balancer role lists them.
+BALANCERS = tuple(yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())["_balancer_names"])
 # How far the observed share per backend may be from the share its weight asks for.
 SHARE_TOLERANCE = 0.05
 

@@ -1,0 +1,166 @@
+"""Unit tests for filter_plugins/bench.py on ab and wrk output captured from real runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from filter_plugins import bench
+
+DATA = Path(__file__).parent / "data"
+
+
+def sample(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def test_ab_report_is_parsed() -> None:
+    ab = bench.bench_parse_ab(sample("ab_ok.txt"))
+    assert ab["ok"] is True
+    assert ab["requests_per_second"] == 3673.18
+    assert (ab["complete_requests"], ab["failed_requests"], ab["non_2xx"]) == (2000, 0, 0)
+    assert ab["keepalive_requests"] == 2000
+    assert ab["mean_latency_ms"] == 5.445
+    assert ab["transfer_kbytes_per_second"] == 1079.71
+    assert ab["percentiles_ms"] == {
+        "50": 4.0, "66": 5.0, "75": 5.0, "80": 6.0, "90": 8.0, "95": 15.0, "98": 21.0, "99": 23.0, "100": 39.0,
+    }  # fmt: skip
+
+
+def test_ab_non_2xx_responses_are_counted() -> None:
+    ab = bench.bench_parse_ab(sample("ab_non2xx.txt"))
+    assert (ab["non_2xx"], ab["failed_requests"]) == (500, 0)
+
+
+def test_ab_failed_requests_come_with_their_breakdown() -> None:
+    ab = bench.bench_parse_ab(sample("ab_failed.txt"))
+    assert ab["failed_requests"] == 200
+    assert ab["failed_breakdown"] == {"connect": 0, "receive": 0, "length": 200, "exceptions": 0}
+
+
+def test_ab_that_could_not_connect_is_a_failed_target() -> None:
+    assert bench.bench_parse_ab(sample("ab_refused.txt")) == {
+        "ok": False,
+        "error": "apr_socket_recv: Connection refused (111)",
+    }
+
+
+def test_empty_output_is_a_failed_target() -> None:
+    assert bench.bench_parse_ab("") == {"ok": False, "error": "no output"}
+    assert bench.bench_parse_wrk("") == {"ok": False, "error": "no output"}
+
+
+def test_wrk_report_is_parsed() -> None:
+    wrk = bench.bench_parse_wrk(sample("wrk_ok.txt"))
+    assert wrk["ok"] is True
+    assert (wrk["requests_per_second"], wrk["complete_requests"]) == (3736.04, 7534)
+    assert wrk["mean_latency_ms"] == 7.11
+    assert wrk["transfer_kbytes_per_second"] == 1095.68
+    assert wrk["percentiles_ms"] == {"50": 4.63, "75": 9.02, "90": 16.32, "99": 39.58}
+
+
+def test_wrk_errors_and_units_are_read() -> None:
+    text = sample("wrk_ok.txt").replace("    Latency     7.11ms", "    Latency   712.00us")
+    text += "  Socket errors: connect 1, read 2, write 0, timeout 3\n  Non-2xx or 3xx responses: 7\n"
+    wrk = bench.bench_parse_wrk(text)
+    assert (wrk["mean_latency_ms"], wrk["failed_requests"], wrk["non_2xx"]) == (0.712, 6, 7)
+
+
+def test_unreadable_wrk_duration_is_an_error() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"cannot read the duration '7\.11parsecs'"):
+        bench.bench_parse_wrk(sample("wrk_ok.txt").replace("7.11ms ", "7.11parsecs "))
+
+
+@pytest.mark.parametrize("parser", [bench.bench_parse_ab, bench.bench_parse_wrk])
+def test_parsers_want_text(parser) -> None:
+    with pytest.raises(AnsibleFilterError, match="expects the text"):
+        parser(None)
+
+
+def _run() -> dict:
+    ok = bench.bench_parse_ab(sample("ab_ok.txt"))
+    return {
+        "started": "2026-11-21 06:40",
+        "command": "ab -k -n 2000 -c 20",
+        "machine": "2 cores",
+        "targets": [
+            {"name": "m1 direct", "kind": "direct", "ab": {**ok, "requests_per_second": 8000.0}},
+            {"name": "m2 direct", "kind": "direct", "ab": {**ok, "requests_per_second": 6000.0}},
+            {"name": "nginx", "kind": "balancer", "ab": ok},
+            {"name": "gone", "kind": "balancer", "ab": bench.bench_parse_ab(sample("ab_refused.txt"))},
+        ],
+    }
+
+
+def test_ratio_is_to_the_mean_of_the_direct_targets() -> None:
+    run = bench.bench_compare(_run())
+    assert run["baseline_requests_per_second"] == 7000.0
+    assert [t["ratio_to_direct"] for t in run["targets"]] == [1.14, 0.86, 0.52, None]
+
+
+def test_no_direct_target_means_no_ratio() -> None:
+    run = _run()
+    run["targets"] = run["targets"][2:]
+    assert [t["ratio_to_direct"] for t in bench.bench_compare(run)["targets"]] == [None, None]
+
+
+def test_compare_needs_targets() -> None:
+    with pytest.raises(AnsibleFilterError, match="at least one target"):
+        bench.bench_compare({"targets": []})
+
+
+def test_markdown_has_a_row_per_target_and_marks_failures() -> None:
+    report = bench.bench_markdown(bench.bench_compare(_run()))
+    rows = [line for line in report.splitlines() if line.startswith("| ")]
+    assert rows[0].startswith("| target | req/s | ÷ direct | failed | non-2xx | KB/s | mean ms | 50 % | 66 %")
+    assert rows[3] == "| nginx | 3 673 | 0.52 | 0 | 0 | 1 080 | 5.45 | 4 | 5 | 5 | 6 | 8 | 15 | 21 | 23 | 39 |"
+    assert rows[4].startswith("| **gone** | FAILED | - | apr_socket_recv: Connection refused (111) |")
+
+
+def test_markdown_adds_the_wrk_table_when_wrk_ran() -> None:
+    run = _run()
+    run["targets"][2]["wrk"] = bench.bench_parse_wrk(sample("wrk_ok.txt"))
+    report = bench.bench_markdown(bench.bench_compare(run))
+    assert "| nginx | 3 736 | 0 | 0 | 4.63 | 9.02 | 16.32 | 39.58 |" in report
+
+
+BACKENDS = [
+    {"name": "m1", "address": "10.0.0.2", "port": 80},
+    {"name": "m2", "address": "10.0.0.3", "port": 8080},
+]
+
+
+def test_targets_are_direct_backends_then_balancers_then_variants() -> None:
+    variants = [{"name": "nginx keepalive 3", "balancer": "nginx", "vars": {"nginx_lb_keepalive": 3}}]
+    targets = bench.bench_targets(BACKENDS, "http://10.0.0.4", ["nginx", "haproxy"], variants, "/swap.html")
+    assert targets == [
+        {"name": "m1 direct", "kind": "direct", "url": "http://10.0.0.2:80/swap.html"},
+        {"name": "m2 direct", "kind": "direct", "url": "http://10.0.0.3:8080/swap.html"},
+        {"name": "nginx", "kind": "balancer", "url": "http://10.0.0.4/swap.html", "vars": {"balancer": "nginx"}},
+        {"name": "haproxy", "kind": "balancer", "url": "http://10.0.0.4/swap.html", "vars": {"balancer": "haproxy"}},
+        {
+            "name": "nginx keepalive 3",
+            "kind": "balancer",
+            "url": "http://10.0.0.4/swap.html",
+            "vars": {"nginx_lb_keepalive": 3, "balancer": "nginx"},
+        },
+    ]
+
+
+def test_targets_without_direct_backends() -> None:
+    assert [t["name"] for t in bench.bench_targets(BACKENDS, "http://h", ["nginx"], direct=False)] == ["nginx"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"path": "swap.html"}, "must start with /"),
+        ({"variants": [{"name": "x"}]}, "needs a name and a balancer"),
+        ({"variants": [{"name": "nginx", "balancer": "nginx"}]}, "target names must differ"),
+    ],
+)
+def test_bad_targets_are_errors(kwargs: dict, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        bench.bench_targets(BACKENDS, "http://h", ["nginx"], **kwargs)
