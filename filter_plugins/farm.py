@@ -14,8 +14,9 @@ DOCUMENTATION = r"""
   description:
     - C(farm_backends) reads the C(backends) group and each host's C(lab_address) and
       C(backend_*) variables into one validated list of dicts.
-    - C(farm_nginx_servers), C(farm_haproxy_servers) render that list as the arguments of
-      nginx C(server) lines and HAProxy C(server) lines.
+    - C(farm_nginx_servers), C(farm_haproxy_servers), C(farm_gobetween_static_list) render that
+      list as the arguments of nginx C(server) lines, HAProxy C(server) lines and gobetween
+      C(static_list) entries.
     - C(farm_shares) gives the share of requests each backend should get from its weight.
     - Every error names the host, the variable and the bad value.
   options:
@@ -27,6 +28,7 @@ DOCUMENTATION = r"""
     backend_fail_timeout: {description: nginx fail_timeout in seconds; unset keeps nginx's default.}
     backend_max_conns: {description: Connection cap per backend (nginx max_conns, HAProxy maxconn).}
     backend_backup: {description: Use the backend only when the others are down, default false.}
+    backend_priority: {description: gobetween priority (lowest number served first); default 1, or 2 for a backup.}
 """
 
 EXAMPLES = r"""
@@ -51,6 +53,7 @@ BACKEND_DEFAULTS: dict[str, Any] = {
     "fail_timeout": None,
     "max_conns": None,
     "backup": False,
+    "priority": None,
 }
 
 NGINX_METHODS = ("round_robin", "least_conn", "ip_hash", "hash")
@@ -125,6 +128,7 @@ def farm_backends(hosts: Sequence[str] | None, hostvars: Mapping[str, Mapping[st
             else _integer(host, "backend_fail_timeout", raw["fail_timeout"], 1),
             "max_conns": None if raw["max_conns"] is None else _integer(host, "backend_max_conns", raw["max_conns"], 0),
             "backup": _boolean(host, "backend_backup", raw["backup"]),
+            "priority": None if raw["priority"] is None else _integer(host, "backend_priority", raw["priority"], 0),
         }
         endpoint = (backend["address"], backend["port"])
         if endpoint in seen_endpoints:
@@ -189,6 +193,28 @@ def farm_haproxy_servers(backends: list[Mapping[str, Any]], cookie: bool = True,
     return lines
 
 
+def farm_gobetween_static_list(backends: list[Mapping[str, Any]]) -> list[str]:
+    """Render each backend as a gobetween static_list entry: "host:port weight=N priority=N".
+
+    gobetween's parser takes weight, then priority, in that order; a backup becomes priority 2.
+    Its grammar has no per-backend connection cap, so backend_max_conns is refused here rather
+    than dropped (gobetween_lb_max_connections caps the whole server).
+    """
+    entries = []
+    for b in _check_list(backends):
+        if b["max_conns"]:
+            raise _fail(
+                b["name"],
+                "backend_max_conns",
+                b["max_conns"],
+                "has no equivalent in gobetween's static_list: unset it, and cap the server with "
+                "gobetween_lb_max_connections",
+            )
+        priority = b["priority"] if b["priority"] is not None else (2 if b["backup"] else 1)
+        entries.append(f"{b['address']}:{b['port']} weight={b['weight']} priority={priority}")
+    return entries
+
+
 def farm_shares(backends: list[Mapping[str, Any]]) -> dict[str, float]:
     """Expected share of requests per active (non-backup) backend under weighted round-robin."""
     active = [b for b in _check_list(backends) if not b["backup"] and b["weight"] > 0]
@@ -206,5 +232,6 @@ class FilterModule:
             "farm_backends": farm_backends,
             "farm_nginx_servers": farm_nginx_servers,
             "farm_haproxy_servers": farm_haproxy_servers,
+            "farm_gobetween_static_list": farm_gobetween_static_list,
             "farm_shares": farm_shares,
         }

@@ -34,8 +34,20 @@ class Farm:
 
         return testinfra.get_host(f"ansible://{name}", ansible_inventory=self.inventory)
 
+    def require_running_balancer(self) -> None:
+        """Skip, saying why, where the chosen balancer cannot run on this machine."""
+        if self.balancer == "gobetween" and not os.environ.get("LBFARM_GOBETWEEN_ARCHIVE"):
+            pytest.skip(
+                "gobetween is not installed: it is in no registry this machine reaches and "
+                "LBFARM_GOBETWEEN_ARCHIVE does not point at its release archive"
+            )
+
+    def secret(self, name: str) -> str:
+        """A password Molecule generated for this scenario (haproxy_stats_password, gobetween_api_password)."""
+        return (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / name).read_text().strip()
+
     def stats_password(self) -> str:
-        return (Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "haproxy_stats_password").read_text().strip()
+        return self.secret("haproxy_stats_password")
 
 
 @pytest.fixture(scope="session")

@@ -6,6 +6,11 @@ from farmcheck import SHARE_TOLERANCE, cookie_client, count_backends, wait_until
 REQUESTS = 300
 
 
+@pytest.fixture(autouse=True)
+def _running(farm) -> None:
+    farm.require_running_balancer()
+
+
 def test_page_through_the_balancer_comes_from_every_backend(farm) -> None:
     seen = count_backends(farm.url, 20)
     assert set(seen) == set(farm.shares), seen

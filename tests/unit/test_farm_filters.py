@@ -29,6 +29,7 @@ def test_backends_read_inventory_with_defaults() -> None:
         "fail_timeout": None,
         "max_conns": 32,
         "backup": False,
+        "priority": None,
     }
     assert [x["name"] for x in b] == ["m1", "m2"]
 
@@ -59,6 +60,7 @@ def test_string_values_from_ini_inventories_are_converted() -> None:
         ({"backend_fail_timeout": 0}, "backend m1: backend_fail_timeout=0 is out of range"),
         ({"backend_max_conns": -1}, "backend m1: backend_max_conns=-1 is out of range"),
         ({"backend_backup": "maybe"}, "backend m1: backend_backup='maybe' is not a boolean"),
+        ({"backend_priority": -1}, "backend m1: backend_priority=-1 is out of range: use 0 or more"),
         ({"lab_address": "10.0.0.1 10.0.0.2"}, "backend m1: lab_address='10.0.0.1 10.0.0.2' is not a host address"),
         ({"lab_address": None}, "backend m1: no address; set lab_address"),
         ({"lab_address": "192.168.56.3"}, "backend m2: 192.168.56.3:80 is already the address of backend m1"),
@@ -149,7 +151,33 @@ def test_haproxy_rejects_a_host_name_it_cannot_use_as_server_name() -> None:
         farm.farm_haproxy_servers(farm.farm_backends(["web 1"], hv))
 
 
-@pytest.mark.parametrize("renderer", [farm.farm_nginx_servers, farm.farm_haproxy_servers, farm.farm_shares])
+def test_gobetween_entries_in_the_order_its_parser_expects() -> None:
+    b = backends(m1={"backend_max_conns": None}, m2={"backend_max_conns": None, "backend_port": 8082})
+    assert farm.farm_gobetween_static_list(b) == [
+        "192.168.56.2:80 weight=3 priority=1",
+        "192.168.56.3:8082 weight=1 priority=1",
+    ]
+
+
+def test_gobetween_backup_is_priority_2_unless_a_priority_is_given() -> None:
+    b = backends(
+        m1={"backend_max_conns": None, "backend_backup": True},
+        m2={"backend_max_conns": None, "backend_priority": 5, "backend_weight": 0},
+    )
+    assert farm.farm_gobetween_static_list(b) == [
+        "192.168.56.2:80 weight=3 priority=2",
+        "192.168.56.3:80 weight=0 priority=5",
+    ]
+
+
+def test_gobetween_refuses_a_per_backend_connection_cap() -> None:
+    with pytest.raises(AnsibleFilterError, match="backend m1: backend_max_conns=32 has no equivalent in gobetween"):
+        farm.farm_gobetween_static_list(backends())
+
+
+@pytest.mark.parametrize(
+    "renderer", [farm.farm_nginx_servers, farm.farm_haproxy_servers, farm.farm_gobetween_static_list, farm.farm_shares]
+)
 def test_renderers_reject_anything_but_a_backend_list(renderer) -> None:
     with pytest.raises(AnsibleFilterError, match="expected the non-empty list from farm_backends"):
         renderer([])
@@ -170,5 +198,6 @@ def test_filter_module_exposes_every_filter() -> None:
         "farm_backends",
         "farm_nginx_servers",
         "farm_haproxy_servers",
+        "farm_gobetween_static_list",
         "farm_shares",
     }
