@@ -1,7 +1,7 @@
 """Traffic through the balancer: every backend serves, by weight, sticky with a cookie, and failover."""
 
 import pytest
-from farmcheck import SHARE_TOLERANCE, cookie_client, count_backends, wait_until
+from farmcheck import SHARE_TOLERANCE, count_backends, wait_until
 
 REQUESTS = 300
 
@@ -21,15 +21,6 @@ def test_share_follows_weights(farm) -> None:
     assert sum(seen[name] for name in farm.shares) == REQUESTS, f"failed requests: {seen}"
     for name, share in farm.shares.items():
         assert abs(seen[name] / REQUESTS - share) <= SHARE_TOLERANCE, (name, share, seen)
-
-
-def test_cookie_keeps_a_client_on_one_backend(farm) -> None:
-    if farm.balancer != "haproxy":
-        pytest.skip(f"cookie persistence is HAProxy's; {farm.balancer} balances every request")
-    for _ in range(3):
-        seen = count_backends(farm.url, 20, cookie_client())
-        assert len(seen) == 1, seen
-        assert next(iter(seen)) in farm.shares, seen
 
 
 def test_failover_to_the_other_backend_and_back(farm) -> None:

@@ -1,10 +1,10 @@
-"""The HAProxy stats page: behind basic auth, and it shows every backend UP."""
+"""HAProxy's own pages and persistence: the stats page behind basic auth, the sticky cookie."""
 
 import csv
 import io
 
 import pytest
-from farmcheck import fetch
+from farmcheck import cookie_client, count_backends, fetch
 
 REALM = "HAProxy Statistics"
 
@@ -39,3 +39,12 @@ def test_stats_csv_shows_every_backend_up(stats_url, farm) -> None:
     rows = csv.DictReader(io.StringIO(reply.body.lstrip("# ")))
     status = {row["svname"]: row["status"] for row in rows if row["pxname"] == "farm"}
     assert {b["name"]: status.get(b["name"]) for b in farm.backends} == {b["name"]: "UP" for b in farm.backends}
+
+
+def test_cookie_keeps_a_client_on_one_backend(farm) -> None:
+    if farm.balancer != "haproxy":
+        pytest.skip(f"cookie persistence is HAProxy's; this farm runs {farm.balancer}")
+    for _ in range(3):
+        seen = count_backends(farm.url, 20, cookie_client())
+        assert len(seen) == 1, seen
+        assert next(iter(seen)) in farm.shares, seen
