@@ -6,7 +6,8 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils
+APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk \
+	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs
 REPORTS := $(CURDIR)/reports
 ROLE_SCENARIOS := apache_backend nginx_lb haproxy_lb
 export PATH := $(BIN):$(PATH)
@@ -72,7 +73,7 @@ lint:
 # Every scenario: the farm's (molecule/*) and each role's, one junit report each.
 molecule:
 	@for dir in . $(addprefix roles/,$(ROLE_SCENARIOS)); do \
-	  for scenario in $$(ls $$dir/molecule); do \
+	  for scenario in $$(cd $$dir/molecule && ls */molecule.yml | cut -d/ -f1); do \
 	    report=$(REPORTS)/molecule-$$( [ $$dir = . ] && echo farm || basename $$dir )-$$scenario.xml; \
 	    echo "== molecule test -s $$scenario in $$dir"; \
 	    (cd $$dir && PYTEST_ADDOPTS="--junitxml=$$report" molecule test -s $$scenario) || exit 1; \

@@ -16,7 +16,7 @@ DOCUMENTATION = r"""
       C(backend_*) variables into one validated list of dicts.
     - C(farm_nginx_servers), C(farm_haproxy_servers), C(farm_gobetween_static_list) render that
       list as the arguments of nginx C(server) lines, HAProxy C(server) lines and gobetween
-      C(static_list) entries.
+      C(static_list) entries; C(farm_ipvs_rules) renders it as C(ipvsadm-restore) lines.
     - C(farm_shares) gives the share of requests each backend should get from its weight.
     - Every error names the host, the variable and the bad value.
   options:
@@ -215,6 +215,29 @@ def farm_gobetween_static_list(backends: list[Mapping[str, Any]]) -> list[str]:
     return entries
 
 
+IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sh")
+IPVS_METHODS = {"masquerade": "-m", "route": "-g"}
+
+
+def farm_ipvs_rules(
+    backends: list[Mapping[str, Any]], vip: str, port: int = 80, scheduler: str = "rr", method: str = "masquerade"
+) -> list[str]:
+    """The virtual service and its real servers, as ipvsadm-restore lines."""
+    if scheduler not in IPVS_SCHEDULERS:
+        raise AnsibleFilterError(f"IPVS scheduler {scheduler!r} is unknown: use one of {', '.join(IPVS_SCHEDULERS)}")
+    if method not in IPVS_METHODS:
+        raise AnsibleFilterError(f"IPVS method {method!r} is unknown: use one of {', '.join(IPVS_METHODS)}")
+    service = f"{vip}:{port}"
+    lines = [f"-A -t {service} -s {scheduler}"]
+    for b in _check_list(backends):
+        if b["backup"]:
+            raise _fail(b["name"], "backend_backup", True, "has no equivalent in IPVS: remove the backend or unset it")
+        if method == "route" and b["port"] != port:
+            raise _fail(b["name"], "backend_port", b["port"], f"must be the virtual port {port} with direct routing")
+        lines.append(f"-a -t {service} -r {b['address']}:{b['port']} {IPVS_METHODS[method]} -w {b['weight']}")
+    return lines
+
+
 def farm_shares(backends: list[Mapping[str, Any]]) -> dict[str, float]:
     """Expected share of requests per active (non-backup) backend under weighted round-robin."""
     active = [b for b in _check_list(backends) if not b["backup"] and b["weight"] > 0]
@@ -233,5 +256,6 @@ class FilterModule:
             "farm_nginx_servers": farm_nginx_servers,
             "farm_haproxy_servers": farm_haproxy_servers,
             "farm_gobetween_static_list": farm_gobetween_static_list,
+            "farm_ipvs_rules": farm_ipvs_rules,
             "farm_shares": farm_shares,
         }

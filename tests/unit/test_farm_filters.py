@@ -175,6 +175,43 @@ def test_gobetween_refuses_a_per_backend_connection_cap() -> None:
         farm.farm_gobetween_static_list(backends())
 
 
+def test_ipvs_rules_of_the_lab() -> None:
+    assert farm.farm_ipvs_rules(backends(), "192.168.100.1") == [
+        "-A -t 192.168.100.1:80 -s rr",
+        "-a -t 192.168.100.1:80 -r 192.168.56.2:80 -m -w 3",
+        "-a -t 192.168.100.1:80 -r 192.168.56.3:80 -m -w 1",
+    ]
+
+
+def test_ipvs_single_host_lab_and_direct_routing() -> None:
+    hv = {
+        "m1": {"backend_address": "127.0.0.1", "backend_port": 8081},
+        "m2": {"backend_address": "127.0.0.1", "backend_port": 8082},
+    }
+    assert farm.farm_ipvs_rules(farm.farm_backends(["m1", "m2"], hv), "192.168.100.1", 80, "wrr")[1:] == [
+        "-a -t 192.168.100.1:80 -r 127.0.0.1:8081 -m -w 1",
+        "-a -t 192.168.100.1:80 -r 127.0.0.1:8082 -m -w 1",
+    ]
+    assert (
+        farm.farm_ipvs_rules(backends(), "10.0.0.1", method="route")[1]
+        == "-a -t 10.0.0.1:80 -r 192.168.56.2:80 -g -w 3"
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "override", "message"),
+    [
+        ({"scheduler": "fastest"}, {}, "IPVS scheduler 'fastest' is unknown: use one of rr, wrr"),
+        ({"method": "tunnel"}, {}, "IPVS method 'tunnel' is unknown"),
+        ({}, {"backend_backup": True}, "backend m1: backend_backup=True has no equivalent in IPVS"),
+        ({"method": "route"}, {"backend_port": 8080}, "backend m1: backend_port=8080 must be the virtual port 80"),
+    ],
+)
+def test_ipvs_errors(kwargs: dict, override: dict, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        farm.farm_ipvs_rules(backends(m1=override), "192.168.100.1", **kwargs)
+
+
 @pytest.mark.parametrize(
     "renderer", [farm.farm_nginx_servers, farm.farm_haproxy_servers, farm.farm_gobetween_static_list, farm.farm_shares]
 )
@@ -199,5 +236,6 @@ def test_filter_module_exposes_every_filter() -> None:
         "farm_nginx_servers",
         "farm_haproxy_servers",
         "farm_gobetween_static_list",
+        "farm_ipvs_rules",
         "farm_shares",
     }
