@@ -1,4 +1,7 @@
-"""The single-host IPVS lab: VIP on dummy1, two Apache real servers on 127.0.0.1, the director is the client."""
+"""The single-host IPVS lab: VIP on dummy1, two Apache real servers on 127.0.0.1, the director is the client.
+
+Molecule runs these twice, the second time after a reboot of the VM: the VIP and the rules must be back.
+"""
 
 import itertools
 import re
