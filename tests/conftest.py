@@ -1,12 +1,14 @@
-"""Fixtures for the testinfra suites run by Molecule (tests/farm, tests/backends)."""
+"""Fixtures for the testinfra suites run by Molecule (tests/farm, tests/backends, ...)."""
 
 from __future__ import annotations
 
+import collections
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from farmcheck import IPVS_DEFAULTS, count_backends, count_backends_in_netns
 
 from filter_plugins import farm as farm_filters
 
@@ -20,10 +22,25 @@ class Farm:
     backends: list[dict]
     balancer: str
     balancer_host: str
+    # The VM lab's client: a network namespace on this machine plugged into the lab segment
+    # ({netns, address, routes}); without one, requests go from this machine.
+    lab_client: dict | None = None
+
+    def ipvs(self, name: str):
+        """An IPVS role variable of the balancer host (vip, port, interface...), or its default."""
+        return self.hostvars[self.balancer_host].get(f"ipvs_lb_{name}", IPVS_DEFAULTS[f"ipvs_lb_{name}"])
 
     @property
     def url(self) -> str:
+        if self.balancer == "ipvs":
+            return f"http://{self.ipvs('vip')}:{self.ipvs('port')}/"
         return f"http://{self.hostvars[self.balancer_host]['lab_address']}/"
+
+    def count(self, requests: int, url: str | None = None) -> collections.Counter:
+        """Who answered each of `requests` requests to the farm, sent from the lab's client."""
+        if self.lab_client:
+            return count_backends_in_netns(self.lab_client["netns"], url or self.url, requests)
+        return count_backends(url or self.url, requests)
 
     @property
     def shares(self) -> dict[str, float]:
@@ -61,10 +78,16 @@ def farm(request) -> Farm:
     hostvars = {name: runner.get_variables(name) for name in runner.get_hosts("all")}
     backends = runner.get_hosts("backends")
     balancers = runner.get_hosts("balancers")
+    balancer = hostvars[balancers[0]].get("balancer", "haproxy") if balancers else ""
+    # a side effect that swaps the balancer records the new choice here (molecule/vm_farm)
+    swapped = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "balancer"
+    if swapped.exists():
+        balancer = swapped.read_text().strip()
     return Farm(
         inventory=inventory,
         hostvars=hostvars,
         backends=farm_filters.farm_backends(backends, hostvars) if backends else [],
-        balancer=hostvars[balancers[0]].get("balancer", "haproxy") if balancers else "",
+        balancer=balancer,
         balancer_host=balancers[0] if balancers else "",
+        lab_client=next(iter(hostvars.values()), {}).get("lab_client"),
     )

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import collections
 import http.client
+import json
+import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
@@ -18,6 +21,8 @@ import yaml
 REPO = Path(__file__).resolve().parents[1]
 # Every balancer lbfarm knows (each runs as the systemd unit of the same name), as the balancer role lists them.
 BALANCERS = tuple(yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())["_balancer_names"])
+# The IPVS role's defaults (the VIP and its port, unless the inventory sets them).
+IPVS_DEFAULTS = yaml.safe_load((REPO / "roles/ipvs_lb/defaults/main.yml").read_text())
 # How far the observed share per backend may be from the share its weight asks for.
 SHARE_TOLERANCE = 0.05
 
@@ -53,6 +58,17 @@ def count_backends(url: str, requests: int, opener: urllib.request.OpenerDirecto
     return collections.Counter(fetch(url, opener).backend for _ in range(requests))
 
 
+def count_backends_in_netns(netns: str, url: str, requests: int) -> collections.Counter:
+    """count_backends from a network namespace (a lab client plugged into a VM lab segment)."""
+    out = subprocess.run(
+        ["ip", "netns", "exec", netns, sys.executable, __file__, "count", url, str(requests)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return collections.Counter(json.loads(out))
+
+
 def cookie_client() -> urllib.request.OpenerDirector:
     """A client that keeps cookies, like a browser."""
     return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
@@ -81,3 +97,10 @@ def keep_alive_holds(address: str, port: int, path: str, requests: int = 3) -> b
         return True
     finally:
         conn.close()
+
+
+if __name__ == "__main__":  # python farmcheck.py count URL N: what count_backends_in_netns runs
+    _, command, url, requests = sys.argv
+    if command != "count":
+        sys.exit(f"unknown command {command}: use count URL N")
+    print(json.dumps(count_backends(url, int(requests))))

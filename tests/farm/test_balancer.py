@@ -1,5 +1,7 @@
 """The balancer host: exactly the chosen balancer runs and owns port 80."""
 
+import re
+
 from farmcheck import BALANCERS
 
 from filter_plugins.gobetween import gobetween_config_errors
@@ -7,28 +9,38 @@ from filter_plugins.gobetween import gobetween_config_errors
 testinfra_hosts = ["balancers"]
 
 CONFIG_CHECK = {"nginx": "nginx -t", "haproxy": "haproxy -c -f /etc/haproxy/haproxy.cfg"}
+# The systemd unit of each balancer; IPVS lives in the kernel, its unit puts the VIP and table in place.
+UNIT = {name: name for name in BALANCERS} | {"ipvs": "lbfarm-ipvs"}
+PROCESSES = set(BALANCERS) - {"ipvs"}
 
 
 def test_chosen_balancer_is_running_and_enabled(host, farm) -> None:
     farm.require_running_balancer()
-    service = host.service(farm.balancer)
+    service = host.service(UNIT[farm.balancer])
     assert service.is_running
     assert service.is_enabled
 
 
 def test_chosen_balancer_alone_owns_port_80(host, farm) -> None:
     farm.require_running_balancer()
-    assert host.socket("tcp://0.0.0.0:80").is_listening
-    assert host.process.filter(comm=farm.balancer)
-    for other in set(BALANCERS) - {farm.balancer}:
+    if farm.balancer == "ipvs":  # the kernel takes VIP:80, no process listens
+        assert not host.socket("tcp://0.0.0.0:80").is_listening
+        assert "TCP  " + farm.url.split("/")[2] in host.check_output("ipvsadm -Ln")
+    else:
+        assert host.socket("tcp://0.0.0.0:80").is_listening
+        assert host.process.filter(comm=farm.balancer)
+    for other in PROCESSES - {farm.balancer}:
         assert not host.process.filter(comm=other), f"{other} still runs beside {farm.balancer}"
 
 
 def test_other_balancers_are_stopped_and_disabled(host, farm) -> None:
     for other in set(BALANCERS) - {farm.balancer}:
-        service = host.service(other)
+        service = host.service(UNIT[other])
         assert not service.is_running, other
         assert not service.is_enabled, other
+    if farm.balancer != "ipvs" and host.exists("ipvsadm"):
+        assert not re.search(r"^(TCP|UDP)\s", host.check_output("ipvsadm -Ln"), re.M), "an IPVS service is left"
+        assert farm.ipvs("vip") + "/" not in host.check_output("ip -br addr"), "the IPVS VIP is left"
 
 
 def test_stats_port_is_open_only_with_haproxy(host, farm) -> None:
@@ -38,5 +50,8 @@ def test_stats_port_is_open_only_with_haproxy(host, farm) -> None:
 def test_live_configuration_passes_the_balancer_own_check(host, farm) -> None:
     if farm.balancer == "gobetween":  # no check flag: lbfarm's own check of what gobetween reads
         assert gobetween_config_errors(host.file("/etc/gobetween.toml").content_string) == []
+    elif farm.balancer == "ipvs":  # what the kernel runs is what the rules file says
+        wanted = host.file("/etc/lbfarm-ipvs.rules").content_string.split("\n")
+        assert set(host.check_output("ipvsadm -Sn").split("\n")) == {line for line in wanted if line}
     else:
         assert host.run(CONFIG_CHECK[farm.balancer]).rc == 0
