@@ -36,11 +36,11 @@ class Farm:
             return f"http://{self.ipvs('vip')}:{self.ipvs('port')}/"
         return f"http://{self.hostvars[self.balancer_host]['lab_address']}/"
 
-    def count(self, requests: int, url: str | None = None) -> collections.Counter:
+    def count(self, requests: int) -> collections.Counter:
         """Who answered each of `requests` requests to the farm, sent from the lab's client."""
         if self.lab_client:
-            return count_backends_in_netns(self.lab_client["netns"], url or self.url, requests)
-        return count_backends(url or self.url, requests)
+            return count_backends_in_netns(self.lab_client["netns"], self.url, requests)
+        return count_backends(self.url, requests)
 
     @property
     def shares(self) -> dict[str, float]:

@@ -25,7 +25,7 @@ def test_chosen_balancer_alone_owns_port_80(host, farm) -> None:
     farm.require_running_balancer()
     if farm.balancer == "ipvs":  # the kernel takes VIP:80, no process listens
         assert not host.socket("tcp://0.0.0.0:80").is_listening
-        assert "TCP  " + farm.url.split("/")[2] in host.check_output("ipvsadm -Ln")
+        assert f"TCP  {farm.ipvs('vip')}:{farm.ipvs('port')}" in host.check_output("ipvsadm -Ln")
     else:
         assert host.socket("tcp://0.0.0.0:80").is_listening
         assert host.process.filter(comm=farm.balancer)
