@@ -12,7 +12,7 @@ REPORTS := $(CURDIR)/reports
 ROLE_SCENARIOS := apache_backend nginx_lb haproxy_lb
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps docker image lab lab-destroy bench test unit lint molecule molecule-containers molecule-vms
+.PHONY: help deps docker image vm-image lab lab-destroy bench test unit lint molecule molecule-first-lane molecule-second-lane
 
 help:
 	@echo "make lab          build the local lab (3 containers) and run site.yml on it (BALANCER=nginx|haproxy)"
@@ -59,8 +59,12 @@ bench: lab
 
 test: deps
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	$(MAKE) --no-print-directory unit lint image molecule
+	$(MAKE) --no-print-directory unit lint image vm-image molecule
 	@python3 tests/junit_summary.py $(REPORTS)/*.xml
+
+# The VM scenarios' image (Debian 12 for QEMU), built once into ~/.cache/lbfarm/vm.
+vm-image: deps
+	ansible-playbook molecule/resources/vm/image.yml
 
 unit:
 	pytest tests/unit --junitxml=$(REPORTS)/unit.xml
@@ -70,32 +74,43 @@ lint:
 	ruff format --check .
 	ansible-lint --profile production
 
-# Every scenario, one junit report each: the farm's (molecule/*) and each role's on containers,
-# and beside them, in a second lane, the VM scenarios (those using molecule/resources/vm; QEMU
-# under TCG leaves about half the CPU idle while Ansible waits on the VMs). The VM lane's log is
-# printed once both lanes are done.
+# Every scenario, one junit report each: the farm's (molecule/*) and each role's, in two lanes
+# side by side (QEMU under TCG leaves about half the CPU idle while Ansible waits on the VMs):
+# the longest scenario, vm_farm, alone in the second; every other one in the first, containers
+# first, then the other VM scenarios. Each lane has its log in reports/; the second lane's is
+# printed when both are done, and a failed lane's failures are printed again at the very end.
+SECOND_LANE := vm_farm
 VM_SCENARIOS = $(shell grep -l 'resources/vm/create.yml' molecule/*/molecule.yml | cut -d/ -f2)
 CONTAINER_SCENARIOS = $(filter-out $(VM_SCENARIOS),$(shell cd molecule && ls */molecule.yml | cut -d/ -f1))
+FIRST_LANE_VM_SCENARIOS = $(filter-out $(SECOND_LANE),$(VM_SCENARIOS))
 
 molecule:
-	@$(MAKE) --no-print-directory molecule-vms > $(REPORTS)/molecule-vms.log 2>&1 & vms=$$!; \
-	containers=0; $(MAKE) --no-print-directory molecule-containers || containers=$$?; \
-	echo "== waiting for the VM lane ($(VM_SCENARIOS)): log in reports/molecule-vms.log"; \
-	vmlane=0; wait $$vms || vmlane=$$?; \
-	cat $(REPORTS)/molecule-vms.log; \
-	echo "== molecule: containers lane $$( [ $$containers = 0 ] && echo passed || echo FAILED )," \
-	  "VM lane $$( [ $$vmlane = 0 ] && echo passed || echo FAILED )"; \
-	[ $$containers = 0 ] && [ $$vmlane = 0 ]
+	@$(MAKE) --no-print-directory molecule-second-lane > $(REPORTS)/molecule-second-lane.log 2>&1 & second=$$!; \
+	first=0; $(MAKE) --no-print-directory molecule-first-lane 2>&1 | tee $(REPORTS)/molecule-first-lane.log || first=$$?; \
+	echo "== waiting for the second lane ($(SECOND_LANE)): log in reports/molecule-second-lane.log"; \
+	second_rc=0; wait $$second || second_rc=$$?; \
+	cat $(REPORTS)/molecule-second-lane.log; \
+	for lane in first second; do \
+	  grep -q '^== lane failed' $(REPORTS)/molecule-$$lane-lane.log || continue; \
+	  echo "== failures in the $$lane lane (whole log: reports/molecule-$$lane-lane.log)"; \
+	  sed 's/\x1b\[[0-9;]*m//g' $(REPORTS)/molecule-$$lane-lane.log \
+	    | grep -E -A8 '^(fatal|failed): |^E  |^FAILED |^== lane failed' | cut -c1-400 | tail -80 || true; \
+	done; \
+	echo "== molecule: first lane $$( [ $$first = 0 ] && echo passed || echo FAILED )," \
+	  "second lane $$( [ $$second_rc = 0 ] && echo passed || echo FAILED )"; \
+	[ $$first = 0 ] && [ $$second_rc = 0 ]
 
-molecule-containers:
+molecule-first-lane:
 	@for scenario in $(CONTAINER_SCENARIOS); do $(call molecule_test,.,farm,$$scenario); done
 	@for role in $(ROLE_SCENARIOS); do $(call molecule_test,roles/$$role,$$role,default); done
+	@for scenario in $(FIRST_LANE_VM_SCENARIOS); do $(call molecule_test,.,farm,$$scenario); done
 
-molecule-vms:
-	@for scenario in $(VM_SCENARIOS); do $(call molecule_test,.,farm,$$scenario); done
+molecule-second-lane:
+	@for scenario in $(SECOND_LANE); do $(call molecule_test,.,farm,$$scenario); done
 
 # $(call molecule_test,DIRECTORY,REPORT PREFIX,SCENARIO): one scenario, its report, timed.
 define molecule_test
 echo "== molecule test -s $(3) in $(1) ($$(date +%T))"; \
-(cd $(1) && PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(2)-$(3).xml" molecule test -s $(3)) || exit 1
+(cd $(1) && PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(2)-$(3).xml" molecule test -s $(3)) \
+  || { echo "== lane failed: molecule test -s $(3) in $(1)"; exit 1; }
 endef
