@@ -75,7 +75,7 @@ lint:
 	ansible-lint --profile production
 
 # Every scenario, one junit report each: the farm's (molecule/*) and each role's, in two lanes
-# side by side (QEMU under TCG leaves about half the CPU idle while Ansible waits on the VMs):
+# side by side (the container work fills the time Ansible spends waiting on the VMs):
 # the longest scenario, vm_farm, alone in the second; every other one in the first, containers
 # first, then the other VM scenarios. Each lane has its log in reports/; the second lane's is
 # printed when both are done, and a failed lane's failures are printed again at the very end.
