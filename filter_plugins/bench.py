@@ -2,11 +2,25 @@
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from collections import ChainMap
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
+
+
+def _load_farm_filters():
+    """filter_plugins/farm.py, for farm_endpoints: Ansible loads each filter file on its own, not as a package."""
+    spec = importlib.util.spec_from_file_location("lbfarm_farm_filters", Path(__file__).with_name("farm.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+_farm = _load_farm_filters()
 
 DOCUMENTATION = r"""
   name: bench
@@ -15,7 +29,8 @@ DOCUMENTATION = r"""
     - C(bench_parse_ab) and C(bench_parse_wrk) turn the text a run of ab or wrk printed into a dict;
       a run that served nothing comes back with C(ok=false) and the tool's last words as C(error).
     - C(bench_targets) lists what a run loads - each backend directly, then each balancer and
-      variant through the balancer host - with the URL and the site.yml variables of each.
+      variant where the farm answers for it (farm_endpoints of the balancer host) - with the URL and
+      the site.yml variables of each.
     - C(bench_compare) adds to each target its ratio to the direct baseline (the mean rate of the
       backends hit directly).
     - C(bench_markdown) renders a compared run as a Markdown report.
@@ -115,15 +130,21 @@ def bench_parse_wrk(output: str) -> dict[str, Any]:
 
 def bench_targets(
     backends: Sequence[Mapping[str, Any]],
-    balancer_url: str,
+    balancer_host: Mapping[str, Any],
     balancers: Sequence[str] = (),
     variants: Sequence[Mapping[str, Any]] = (),
     path: str = "/",
     direct: bool = True,
 ) -> list[dict[str, Any]]:
-    """The targets of a run, in the order they are loaded."""
+    """The targets of a run, in the order they are loaded; balancer_host is the balancer's hostvars."""
     if not path.startswith("/"):
         raise AnsibleFilterError(f"bench_targets: the page {path!r} must start with /")
+
+    def through(extra: Mapping[str, Any]) -> dict[str, Any]:
+        # ChainMap reads only the variables it is asked for (Ansible's hostvars template on access)
+        url = _farm.farm_endpoints(ChainMap(dict(extra), balancer_host), extra["balancer"])["url"]
+        return {"kind": "balancer", "url": url.rstrip("/") + path, "vars": dict(extra)}
+
     targets = []
     if direct:
         targets += [
@@ -131,12 +152,13 @@ def bench_targets(
             for b in backends
         ]
     for name in balancers:
-        targets.append({"name": name, "kind": "balancer", "url": balancer_url + path, "vars": {"balancer": name}})
+        targets.append({"name": name, **through({"balancer": name})})
     for variant in variants:
         if not {"name", "balancer"} <= set(variant):
             raise AnsibleFilterError(f"bench_targets: variant {dict(variant)!r} needs a name and a balancer")
-        extra = {**dict(variant.get("vars") or {}), "balancer": variant["balancer"]}
-        targets.append({"name": variant["name"], "kind": "balancer", "url": balancer_url + path, "vars": extra})
+        targets.append(
+            {"name": variant["name"], **through({**dict(variant.get("vars") or {}), "balancer": variant["balancer"]})}
+        )
     names = [t["name"] for t in targets]
     if len(set(names)) != len(names):
         raise AnsibleFilterError(f"bench_targets: target names must differ, got {names}")

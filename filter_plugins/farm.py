@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
+import yaml
 from ansible.errors import AnsibleFilterError
 
 DOCUMENTATION = r"""
@@ -18,6 +20,11 @@ DOCUMENTATION = r"""
       list as the arguments of nginx C(server) lines, HAProxy C(server) lines and gobetween
       C(static_list) entries; C(farm_ipvs_rules) renders it as C(ipvsadm-restore) lines.
     - C(farm_shares) gives the share of requests each backend should get from its weight.
+    - C(farm_balancer_settings) gives a balancer host's C(<name>_lb_*) values (the inventory's,
+      else the role's defaults), for roles on other hosts such as the IPVS real servers.
+    - C(farm_endpoints) says where the farm answers for a balancer host and a balancer (URL, port,
+      VIP), where that balancer's stats page and API are, and the share per backend: the one
+      source for the roles, the proof, the benchmark and the tests.
     - Every error names the host, the variable and the bad value.
   options:
     backend_address:
@@ -43,6 +50,11 @@ _haproxy_servers: "{{ _backends | farm_haproxy_servers(cookie=true, check=true) 
 
 _shares: "{{ _backends | farm_shares }}"
 # {'m1': 0.6667, 'm2': 0.3333}
+
+_endpoints: "{{ hostvars[groups['balancers'][0]] | farm_endpoints(balancer, _backends) }}"
+# {'balancer': 'haproxy', 'host': 'm3', 'address': '192.168.56.4', 'port': 80, 'vip': None,
+#  'url': 'http://192.168.56.4:80/', 'stats': {'url': 'http://192.168.56.4:9999/stats', 'port': 9999,
+#  'user': 'admin', 'realm': 'HAProxy Statistics'}, 'api': None, 'shares': {'m1': 0.75, 'm2': 0.25}}
 """
 
 # Per-host inventory variables read by farm_backends, with their defaults.
@@ -90,7 +102,7 @@ def _boolean(host: str, var: str, value: Any) -> bool:
     raise _fail(host, var, value, "is not a boolean: use true or false")
 
 
-def _address(host: str, hvars: Mapping[str, Any]) -> str:
+def _address(host: str, hvars: Mapping[str, Any], what: str = "backend") -> str:
     for var in ("backend_address", "lab_address", "ansible_host"):
         value = hvars.get(var)
         if value not in (None, ""):
@@ -98,7 +110,9 @@ def _address(host: str, hvars: Mapping[str, Any]) -> str:
                 raise _fail(host, var, value, "is not a host address")
             return value
     raise AnsibleFilterError(
-        f"backend {host}: no address; set lab_address (or backend_address) for it in the inventory"
+        f"{what} {host}: no address; set lab_address"
+        + (" (or backend_address)" if what == "backend" else "")
+        + " for it in the inventory"
     )
 
 
@@ -247,6 +261,88 @@ def farm_shares(backends: list[Mapping[str, Any]]) -> dict[str, float]:
     return {b["name"]: round(b["weight"] / total, 4) for b in active}
 
 
+# Each balancer is the role <name>_lb; its defaults say where it answers unless the inventory does.
+ROLES_DIR = Path(__file__).resolve().parents[1] / "roles"
+
+
+def _role_settings(balancer: str, host_vars: Mapping[str, Any]) -> dict[str, Any]:
+    """The balancer role's variables (prefix dropped): the inventory's value, else the role default.
+
+    Only variables the role has a default for are read, and a default that is a template (it
+    needs Ansible) counts only where the inventory sets the variable.
+    """
+    path = ROLES_DIR / f"{balancer}_lb" / "defaults" / "main.yml"
+    if not isinstance(balancer, str) or not path.is_file():
+        raise AnsibleFilterError(f"balancer {balancer!r} is unknown: there is no role roles/{balancer}_lb")
+    prefix = f"{balancer}_lb_"
+    settings = {}
+    for key, default in (yaml.safe_load(path.read_text()) or {}).items():
+        if not key.startswith(prefix):
+            continue
+        if key in host_vars:
+            settings[key[len(prefix) :]] = host_vars[key]
+        elif not (isinstance(default, str) and "{{" in default):
+            settings[key[len(prefix) :]] = default
+    return settings
+
+
+def farm_balancer_settings(host_vars: Mapping[str, Any], balancer: str) -> dict[str, Any]:
+    """A balancer host's settings of the role <balancer>_lb, e.g. the IPVS VIP for its real servers."""
+    if not isinstance(host_vars, Mapping):
+        raise AnsibleFilterError(f"farm_balancer_settings expects a balancer host's hostvars, got {host_vars!r}")
+    return _role_settings(balancer, host_vars)
+
+
+def _is_on(value: Any) -> bool:
+    if isinstance(value, str):
+        return _BOOL_WORDS.get(value.strip().lower(), False)
+    return bool(value)
+
+
+def farm_endpoints(
+    host_vars: Mapping[str, Any], balancer: str, backends: list[Mapping[str, Any]] | None = None
+) -> dict[str, Any]:
+    """Where the farm answers on this balancer host, its stats page and API, and the expected shares.
+
+    By convention of the balancer roles: <name>_lb_port is the farm's port; <name>_lb_vip, when
+    the role has one, is where the farm answers instead of the host's address; <name>_lb_stats
+    with _stats_port, _stats_uri, _stats_user, _stats_realm is a stats page on the host's address;
+    <name>_lb_api with _api_bind and _api_user is an API on the host itself.
+    """
+    if not isinstance(host_vars, Mapping):
+        raise AnsibleFilterError(f"farm_endpoints expects a balancer host's hostvars, got {host_vars!r}")
+    host = str(host_vars.get("inventory_hostname", "the balancer host"))
+    settings = _role_settings(balancer, host_vars)
+    address = _address(host, {k: host_vars.get(k) for k in ("lab_address", "ansible_host")}, "balancer host")
+    if "port" not in settings:
+        raise AnsibleFilterError(f"roles/{balancer}_lb/defaults/main.yml has no {balancer}_lb_port")
+    port = _integer(host, f"{balancer}_lb_port", settings["port"], 1, 65535)
+    vip = settings.get("vip") or None
+    stats = None
+    if _is_on(settings.get("stats")) and "stats_port" in settings:
+        stats_port = _integer(host, f"{balancer}_lb_stats_port", settings["stats_port"], 1, 65535)
+        stats = {
+            "url": f"http://{address}:{stats_port}{settings.get('stats_uri', '/')}",
+            "port": stats_port,
+            "user": settings.get("stats_user"),
+            "realm": settings.get("stats_realm"),
+        }
+    api = None
+    if _is_on(settings.get("api")) and settings.get("api_bind"):
+        api = {"url": f"http://{settings['api_bind']}/", "user": settings.get("api_user"), "host": host}
+    return {
+        "balancer": balancer,
+        "host": host,
+        "address": vip or address,
+        "port": port,
+        "vip": vip,
+        "url": f"http://{vip or address}:{port}/",
+        "stats": stats,
+        "api": api,
+        "shares": farm_shares(backends) if backends else None,
+    }
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -258,4 +354,6 @@ class FilterModule:
             "farm_gobetween_static_list": farm_gobetween_static_list,
             "farm_ipvs_rules": farm_ipvs_rules,
             "farm_shares": farm_shares,
+            "farm_endpoints": farm_endpoints,
+            "farm_balancer_settings": farm_balancer_settings,
         }

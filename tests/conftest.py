@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from farmcheck import IPVS_DEFAULTS, count_backends, count_backends_in_netns
+from farmcheck import count_backends, count_backends_in_netns
 
 from filter_plugins import farm as farm_filters
 
@@ -26,15 +26,23 @@ class Farm:
     # ({netns, address, routes}); without one, requests go from this machine.
     lab_client: dict | None = None
 
-    def ipvs(self, name: str):
-        """An IPVS role variable of the balancer host (vip, port, interface...), or its default."""
-        return self.hostvars[self.balancer_host].get(f"ipvs_lb_{name}", IPVS_DEFAULTS[f"ipvs_lb_{name}"])
+    @property
+    def endpoints(self) -> dict:
+        """Where the farm answers, its stats page and API: the filter the roles and the proof use."""
+        return farm_filters.farm_endpoints(self.hostvars[self.balancer_host], self.balancer, self.backends)
+
+    def setting(self, name: str):
+        """A setting of the chosen balancer's role on the balancer host (inventory, else default)."""
+        return farm_filters.farm_balancer_settings(self.hostvars[self.balancer_host], self.balancer)[name]
+
+    @property
+    def haproxy_stats_port(self) -> int:
+        """The port HAProxy's stats page takes on the balancer host when HAProxy runs."""
+        return farm_filters.farm_endpoints(self.hostvars[self.balancer_host], "haproxy")["stats"]["port"]
 
     @property
     def url(self) -> str:
-        if self.balancer == "ipvs":
-            return f"http://{self.ipvs('vip')}:{self.ipvs('port')}/"
-        return f"http://{self.hostvars[self.balancer_host]['lab_address']}/"
+        return self.endpoints["url"]
 
     def count(self, requests: int) -> collections.Counter:
         """Who answered each of `requests` requests to the farm, sent from the lab's client."""
@@ -44,7 +52,7 @@ class Farm:
 
     @property
     def shares(self) -> dict[str, float]:
-        return farm_filters.farm_shares(self.backends)
+        return self.endpoints["shares"]
 
     def host(self, name: str):
         import testinfra

@@ -19,10 +19,9 @@ from pathlib import Path
 import yaml
 
 REPO = Path(__file__).resolve().parents[1]
-# Every balancer lbfarm knows (each runs as the systemd unit of the same name), as the balancer role lists them.
-BALANCERS = tuple(yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())["_balancer_names"])
-# The IPVS role's defaults (the VIP and its port, unless the inventory sets them).
-IPVS_DEFAULTS = yaml.safe_load((REPO / "roles/ipvs_lb/defaults/main.yml").read_text())
+# Every balancer lbfarm knows and the systemd unit that runs it, as the balancer role lists them.
+UNITS: dict[str, str] = yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())["_balancer_units"]
+BALANCERS = tuple(UNITS)
 # How far the observed share per backend may be from the share its weight asks for.
 SHARE_TOLERANCE = 0.05
 

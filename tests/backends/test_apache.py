@@ -19,8 +19,8 @@ def test_apache_listens_on_the_backend_port(host, farm) -> None:
     assert host.socket(f"tcp://0.0.0.0:{_backend(farm, host)['port']}").is_listening
 
 
-def test_no_stats_port_on_a_backend(host) -> None:
-    assert not host.socket("tcp://0.0.0.0:9999").is_listening
+def test_no_stats_port_on_a_backend(host, farm) -> None:
+    assert not host.socket(f"tcp://0.0.0.0:{farm.haproxy_stats_port}").is_listening
 
 
 def test_home_page_names_the_backend(host, farm) -> None:

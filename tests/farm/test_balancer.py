@@ -2,21 +2,21 @@
 
 import re
 
-from farmcheck import BALANCERS
+from farmcheck import BALANCERS, UNITS
 
+from filter_plugins import farm as farm_filters
 from filter_plugins.gobetween import gobetween_config_errors
 
 testinfra_hosts = ["balancers"]
 
 CONFIG_CHECK = {"nginx": "nginx -t", "haproxy": "haproxy -c -f /etc/haproxy/haproxy.cfg"}
-# The systemd unit of each balancer; IPVS lives in the kernel, its unit puts the VIP and table in place.
-UNIT = {name: name for name in BALANCERS} | {"ipvs": "lbfarm-ipvs"}
+# IPVS lives in the kernel: its unit puts the VIP and the table in place, no process runs.
 PROCESSES = set(BALANCERS) - {"ipvs"}
 
 
 def test_chosen_balancer_is_running_and_enabled(host, farm) -> None:
     farm.require_running_balancer()
-    service = host.service(UNIT[farm.balancer])
+    service = host.service(UNITS[farm.balancer])
     assert service.is_running
     assert service.is_enabled
 
@@ -25,9 +25,9 @@ def test_chosen_balancer_alone_owns_port_80(host, farm) -> None:
     farm.require_running_balancer()
     if farm.balancer == "ipvs":  # the kernel takes VIP:80, no process listens
         assert not host.socket("tcp://0.0.0.0:80").is_listening
-        assert f"TCP  {farm.ipvs('vip')}:{farm.ipvs('port')}" in host.check_output("ipvsadm -Ln")
+        assert f"TCP  {farm.endpoints['vip']}:{farm.endpoints['port']}" in host.check_output("ipvsadm -Ln")
     else:
-        assert host.socket("tcp://0.0.0.0:80").is_listening
+        assert host.socket(f"tcp://0.0.0.0:{farm.endpoints['port']}").is_listening
         assert host.process.filter(comm=farm.balancer)
     for other in PROCESSES - {farm.balancer}:
         assert not host.process.filter(comm=other), f"{other} still runs beside {farm.balancer}"
@@ -35,16 +35,17 @@ def test_chosen_balancer_alone_owns_port_80(host, farm) -> None:
 
 def test_other_balancers_are_stopped_and_disabled(host, farm) -> None:
     for other in set(BALANCERS) - {farm.balancer}:
-        service = host.service(UNIT[other])
+        service = host.service(UNITS[other])
         assert not service.is_running, other
         assert not service.is_enabled, other
     if farm.balancer != "ipvs" and host.exists("ipvsadm"):
         assert not re.search(r"^(TCP|UDP)\s", host.check_output("ipvsadm -Ln"), re.M), "an IPVS service is left"
-        assert farm.ipvs("vip") + "/" not in host.check_output("ip -br addr"), "the IPVS VIP is left"
+        vip = farm_filters.farm_balancer_settings(farm.hostvars[farm.balancer_host], "ipvs")["vip"]
+        assert vip + "/" not in host.check_output("ip -br addr"), "the IPVS VIP is left"
 
 
 def test_stats_port_is_open_only_with_haproxy(host, farm) -> None:
-    assert host.socket("tcp://0.0.0.0:9999").is_listening == (farm.balancer == "haproxy")
+    assert host.socket(f"tcp://0.0.0.0:{farm.haproxy_stats_port}").is_listening == (farm.balancer == "haproxy")
 
 
 def test_live_configuration_passes_the_balancer_own_check(host, farm) -> None:

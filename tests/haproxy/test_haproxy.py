@@ -6,35 +6,33 @@ import io
 import pytest
 from farmcheck import cookie_client, count_backends, fetch
 
-REALM = "HAProxy Statistics"
-
 
 @pytest.fixture
-def stats_url(farm) -> str:
+def stats(farm) -> dict:
     if farm.balancer != "haproxy":
         pytest.skip(f"the stats page is HAProxy's; this farm runs {farm.balancer}")
-    return f"http://{farm.hostvars[farm.balancer_host]['lab_address']}:9999/stats"
+    return farm.endpoints["stats"]
 
 
-def test_stats_asks_for_credentials_with_the_realm(stats_url) -> None:
-    reply = fetch(stats_url)
+def test_stats_asks_for_credentials_with_the_realm(stats) -> None:
+    reply = fetch(stats["url"])
     assert reply.status == 401
-    assert f'realm="{REALM}"' in reply.headers.get("WWW-Authenticate", "")
+    assert f'realm="{stats["realm"]}"' in reply.headers.get("WWW-Authenticate", "")
 
 
-def test_stats_rejects_wrong_password(stats_url, farm) -> None:
-    assert fetch(stats_url, auth=("admin", farm.stats_password() + "x")).status == 401
+def test_stats_rejects_wrong_password(stats, farm) -> None:
+    assert fetch(stats["url"], auth=(stats["user"], farm.stats_password() + "x")).status == 401
 
 
-def test_stats_with_the_password_names_every_backend(stats_url, farm) -> None:
-    reply = fetch(stats_url, auth=("admin", farm.stats_password()))
+def test_stats_with_the_password_names_every_backend(stats, farm) -> None:
+    reply = fetch(stats["url"], auth=(stats["user"], farm.stats_password()))
     assert reply.status == 200
     for backend in farm.backends:
         assert backend["name"] in reply.body
 
 
-def test_stats_csv_shows_every_backend_up(stats_url, farm) -> None:
-    reply = fetch(stats_url + ";csv", auth=("admin", farm.stats_password()))
+def test_stats_csv_shows_every_backend_up(stats, farm) -> None:
+    reply = fetch(stats["url"] + ";csv", auth=(stats["user"], farm.stats_password()))
     assert reply.status == 200
     rows = csv.DictReader(io.StringIO(reply.body.lstrip("# ")))
     status = {row["svname"]: row["status"] for row in rows if row["pxname"] == "farm"}

@@ -130,27 +130,40 @@ BACKENDS = [
     {"name": "m1", "address": "10.0.0.2", "port": 80},
     {"name": "m2", "address": "10.0.0.3", "port": 8080},
 ]
+M3 = {"inventory_hostname": "m3", "lab_address": "10.0.0.4"}
 
 
 def test_targets_are_direct_backends_then_balancers_then_variants() -> None:
     variants = [{"name": "nginx keepalive 3", "balancer": "nginx", "vars": {"nginx_lb_keepalive": 3}}]
-    targets = bench.bench_targets(BACKENDS, "http://10.0.0.4", ["nginx", "haproxy"], variants, "/swap.html")
+    variants.append({"name": "nginx on 8080", "balancer": "nginx", "vars": {"nginx_lb_port": 8080}})
+    targets = bench.bench_targets(BACKENDS, M3, ["nginx", "haproxy"], variants, "/swap.html")
     assert targets == [
         {"name": "m1 direct", "kind": "direct", "url": "http://10.0.0.2:80/swap.html"},
         {"name": "m2 direct", "kind": "direct", "url": "http://10.0.0.3:8080/swap.html"},
-        {"name": "nginx", "kind": "balancer", "url": "http://10.0.0.4/swap.html", "vars": {"balancer": "nginx"}},
-        {"name": "haproxy", "kind": "balancer", "url": "http://10.0.0.4/swap.html", "vars": {"balancer": "haproxy"}},
+        {"name": "nginx", "kind": "balancer", "url": "http://10.0.0.4:80/swap.html", "vars": {"balancer": "nginx"}},
+        {"name": "haproxy", "kind": "balancer", "url": "http://10.0.0.4:80/swap.html", "vars": {"balancer": "haproxy"}},
         {
             "name": "nginx keepalive 3",
             "kind": "balancer",
-            "url": "http://10.0.0.4/swap.html",
+            "url": "http://10.0.0.4:80/swap.html",
             "vars": {"nginx_lb_keepalive": 3, "balancer": "nginx"},
+        },
+        {
+            "name": "nginx on 8080",
+            "kind": "balancer",
+            "url": "http://10.0.0.4:8080/swap.html",
+            "vars": {"nginx_lb_port": 8080, "balancer": "nginx"},
         },
     ]
 
 
+def test_ipvs_is_loaded_on_its_vip() -> None:
+    (target,) = bench.bench_targets(BACKENDS, {**M3, "ipvs_lb_vip": "10.0.1.1"}, ["ipvs"], direct=False)
+    assert target["url"] == "http://10.0.1.1:80/"
+
+
 def test_targets_without_direct_backends() -> None:
-    assert [t["name"] for t in bench.bench_targets(BACKENDS, "http://h", ["nginx"], direct=False)] == ["nginx"]
+    assert [t["name"] for t in bench.bench_targets(BACKENDS, M3, ["nginx"], direct=False)] == ["nginx"]
 
 
 @pytest.mark.parametrize(
@@ -163,4 +176,4 @@ def test_targets_without_direct_backends() -> None:
 )
 def test_bad_targets_are_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
-        bench.bench_targets(BACKENDS, "http://h", ["nginx"], **kwargs)
+        bench.bench_targets(BACKENDS, M3, ["nginx"], **kwargs)

@@ -238,4 +238,6 @@ def test_filter_module_exposes_every_filter() -> None:
         "farm_gobetween_static_list",
         "farm_ipvs_rules",
         "farm_shares",
+        "farm_endpoints",
+        "farm_balancer_settings",
     }

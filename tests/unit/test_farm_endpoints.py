@@ -1,0 +1,100 @@
+"""farm_endpoints: where the farm answers, read from the inventory and the balancer roles' defaults."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+from ansible.errors import AnsibleFilterError
+
+from filter_plugins import farm
+
+M3 = {"inventory_hostname": "m3", "lab_address": "192.168.56.4", "ansible_host": "lbfarm-m3"}
+BACKENDS = farm.farm_backends(
+    ["m1", "m2"], {"m1": {"lab_address": "a", "backend_weight": 3}, "m2": {"lab_address": "b"}}
+)
+
+
+def defaults(balancer: str) -> dict:
+    return yaml.safe_load((farm.ROLES_DIR / f"{balancer}_lb/defaults/main.yml").read_text())
+
+
+def test_haproxy_answers_on_the_host_with_its_stats_page_from_the_role_defaults() -> None:
+    got = farm.farm_endpoints(M3, "haproxy", BACKENDS)
+    port, stats_port = defaults("haproxy")["haproxy_lb_port"], defaults("haproxy")["haproxy_lb_stats_port"]
+    assert got["url"] == f"http://192.168.56.4:{port}/"
+    assert got["stats"] == {
+        "url": f"http://192.168.56.4:{stats_port}{defaults('haproxy')['haproxy_lb_stats_uri']}",
+        "port": stats_port,
+        "user": defaults("haproxy")["haproxy_lb_stats_user"],
+        "realm": defaults("haproxy")["haproxy_lb_stats_realm"],
+    }
+    assert got["api"] is None
+    assert got["vip"] is None
+    assert got["shares"] == {"m1": 0.75, "m2": 0.25}
+
+
+def test_inventory_values_win_over_the_role_defaults() -> None:
+    host = {**M3, "haproxy_lb_port": 8080, "haproxy_lb_stats_port": "8404", "haproxy_lb_stats_user": "ops"}
+    got = farm.farm_endpoints(host, "haproxy")
+    assert got["url"] == "http://192.168.56.4:8080/"
+    assert got["stats"]["url"].startswith("http://192.168.56.4:8404/")
+    assert got["stats"]["user"] == "ops"
+    assert got["shares"] is None
+
+
+def test_stats_page_turned_off_is_not_an_endpoint() -> None:
+    assert farm.farm_endpoints({**M3, "haproxy_lb_stats": False}, "haproxy")["stats"] is None
+    assert farm.farm_endpoints({**M3, "haproxy_lb_stats": "no"}, "haproxy")["stats"] is None
+
+
+def test_nginx_has_no_stats_page_and_no_api() -> None:
+    got = farm.farm_endpoints(M3, "nginx")
+    assert (got["url"], got["stats"], got["api"]) == ("http://192.168.56.4:80/", None, None)
+
+
+def test_gobetween_api_is_on_the_balancer_host() -> None:
+    got = farm.farm_endpoints(M3, "gobetween")
+    bind, user = defaults("gobetween")["gobetween_lb_api_bind"], defaults("gobetween")["gobetween_lb_api_user"]
+    assert got["api"] == {"url": f"http://{bind}/", "user": user, "host": "m3"}
+    assert farm.farm_endpoints({**M3, "gobetween_lb_api": False}, "gobetween")["api"] is None
+
+
+def test_ipvs_answers_on_its_vip() -> None:
+    got = farm.farm_endpoints({**M3, "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
+    assert (got["address"], got["vip"], got["url"]) == ("10.9.9.9", "10.9.9.9", "http://10.9.9.9:80/")
+    assert farm.farm_endpoints(M3, "ipvs")["vip"] == defaults("ipvs")["ipvs_lb_vip"]
+
+
+def test_host_without_lab_address_answers_on_ansible_host() -> None:
+    got = farm.farm_endpoints({"inventory_hostname": "m3", "ansible_host": "192.168.56.4"}, "nginx")
+    assert got["address"] == "192.168.56.4"
+
+
+def test_templated_default_counts_only_where_the_inventory_sets_it() -> None:
+    assert "{{" in defaults("ipvs")["ipvs_lb_director_address"]
+    assert "director_address" not in farm._role_settings("ipvs", M3)
+    assert farm._role_settings("ipvs", {**M3, "ipvs_lb_director_address": "x"})["director_address"] == "x"
+
+
+@pytest.mark.parametrize(
+    ("host", "balancer", "message"),
+    [
+        (M3, "apache", "balancer 'apache' is unknown: there is no role roles/apache_lb"),
+        ({**M3, "nginx_lb_port": 0}, "nginx", "nginx_lb_port=0 is out of range"),
+        ({**M3, "haproxy_lb_stats_port": "x"}, "haproxy", "haproxy_lb_stats_port='x' is not an integer"),
+        ({"inventory_hostname": "m3"}, "nginx", "balancer host m3: no address; set lab_address for it"),
+        ("m3", "nginx", "expects a balancer host's hostvars"),
+    ],
+)
+def test_bad_input_is_named(host, balancer: str, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message.replace("(", r"\(")):
+        farm.farm_endpoints(host, balancer)
+
+
+def test_balancer_settings_give_the_ipvs_real_servers_their_director_values() -> None:
+    got = farm.farm_balancer_settings({**M3, "ipvs_lb_method": "route"}, "ipvs")
+    assert got["method"] == "route"
+    assert got["vip"] == defaults("ipvs")["ipvs_lb_vip"]
+    assert got["client_networks"] == defaults("ipvs")["ipvs_lb_client_networks"]
+    with pytest.raises(AnsibleFilterError, match="expects a balancer host's hostvars"):
+        farm.farm_balancer_settings(None, "ipvs")
