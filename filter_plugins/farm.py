@@ -305,7 +305,8 @@ def farm_endpoints(
     """Where the farm answers on this balancer host, its stats page and API, and the expected shares.
 
     By convention of the balancer roles: <name>_lb_port is the farm's port; <name>_lb_vip, when
-    the role has one, is where the farm answers instead of the host's address; <name>_lb_stats
+    the role has one, else the inventory's lab_vip (the floating address of a pair of balancers),
+    is where the farm answers instead of the host's address; <name>_lb_stats
     with _stats_port, _stats_uri, _stats_user, _stats_realm is a stats page on the host's address;
     <name>_lb_api with _api_bind and _api_user is an API on the host itself.
     """
@@ -317,7 +318,8 @@ def farm_endpoints(
     if "port" not in settings:
         raise AnsibleFilterError(f"roles/{balancer}_lb/defaults/main.yml has no {balancer}_lb_port")
     port = _integer(host, f"{balancer}_lb_port", settings["port"], 1, 65535)
-    vip = settings.get("vip") or None
+    # the balancer's own VIP (IPVS), else the address a pair of balancers shares (lab_vip)
+    vip = settings.get("vip") or host_vars.get("lab_vip") or None
     stats = None
     if _is_on(settings.get("stats")) and "stats_port" in settings:
         stats_port = _integer(host, f"{balancer}_lb_stats_port", settings["stats_port"], 1, 65535)

@@ -98,3 +98,11 @@ def test_balancer_settings_give_the_ipvs_real_servers_their_director_values() ->
     assert got["client_networks"] == defaults("ipvs")["ipvs_lb_client_networks"]
     with pytest.raises(AnsibleFilterError, match="expects a balancer host's hostvars"):
         farm.farm_balancer_settings(None, "ipvs")
+
+
+def test_a_pair_of_balancers_answers_on_its_floating_address() -> None:
+    got = farm.farm_endpoints({**M3, "lab_vip": "192.168.56.10"}, "haproxy")
+    assert (got["address"], got["url"]) == ("192.168.56.10", "http://192.168.56.10:80/")
+    assert got["stats"]["url"].startswith("http://192.168.56.4:"), "each balancer keeps its own stats page"
+    ipvs = farm.farm_endpoints({**M3, "lab_vip": "192.168.56.10", "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
+    assert ipvs["address"] == "10.9.9.9", "IPVS answers on its own VIP"
