@@ -1,14 +1,17 @@
-"""Check a gobetween TOML configuration the way gobetween would read it.
+"""Check a gobetween TOML configuration the way gobetween would read it, and write its Go strings.
 
-gobetween has no config-check flag, and it ignores keys it does not know and skips static_list
-entries it cannot parse. This check runs before a configuration replaces the live one.
+gobetween has no config-check flag: a value it refuses stops it at start-up ("[FATAL] (manager): ..."),
+and some values it silently reads as something else. This check runs before a configuration replaces
+the live one. Its rules are ported from the gobetween release lbfarm installs (0.8.1, see
+roles/gobetween_lb/defaults/main.yml), each naming the Go file and function it follows.
 """
 
 from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from fractions import Fraction
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
@@ -17,22 +20,59 @@ DOCUMENTATION = r"""
   name: gobetween_config_errors
   short_description: List what is wrong with a gobetween TOML configuration
   description:
-    - Parses the text as TOML and checks it against gobetween's configuration (sections, keys,
-      values, and every static_list entry against gobetween's own entry grammar).
-    - Returns a list of messages; an empty list means the configuration is sound.
+    - "Parses the text as TOML and checks it against what gobetween 0.8.1 (and 0.8.0: the same rules,
+      but for initial_status, new in 0.8.1) does with each value when it starts. Returns a list of
+      messages, each naming the key and the value; an empty list means the configuration is sound."
+    - "Refused because gobetween exits on them at start-up (FATAL or panic):
+      a TOML value of the wrong type (burntsushi/toml v0.3.1 Decode, cmd/from-file.go);
+      [logging] level that logrus.ParseLevel does not know (logging/log.go Configure);
+      a server without bind or without discovery, a healthcheck kind other than ping, probe, exec or none,
+      an interval that time.ParseDuration refuses or that is not above 0 (kind not none), a healthcheck
+      timeout ParseDuration refuses, probe_protocol other than tcp, udp or tls, a probe without probe_send
+      or probe_recv, probe_send or probe_recv that strconv.Unquote refuses (a real line feed, a bare double
+      quote, a backslash escape Go does not know), probe_strategy other than starts_with or regexp,
+      probe_recv_len with starts_with or without it with regexp, initial_status other than healthy or
+      unhealthy, protocol other than tcp, udp or tls, balance other than the six methods, failpolicy
+      other than keeplast or setempty (manager/manager.go prepareConfig);
+      a server bind or an enabled API bind that net.SplitHostPort refuses (server/tcp/server.go Listen,
+      api/api.go Start), or whose port is past 65535; an empty API basic_auth login (gin's BasicAuth
+      panics); no server at all (main.go waits on nothing: Go reports a deadlock)."
+    - "Refused because gobetween would silently read them as something else: unknown keys (ignored),
+      static_list entries outside its grammar (skipped, utils/parsers/backend.go) or with a weight or
+      priority past int64 (read as 1), client/backend idle and connection timeouts ParseDuration refuses
+      (read as 0, no timeout; utils/time.go ParseDurationOrDefault), fails or passes below 1 (read as 1),
+      a negative max_connections (every client refused) or negative durations (every check or connection
+      times out at once), an empty static_list, and a metrics bind that is not host:port (gobetween only
+      logs the error)."
+    - "Stricter than gobetween, lbfarm's own rules: a bind port must be a number from 1 to 65535 (Go also
+      takes 0 and service names); a basic_auth password must not be empty."
+    - "Not covered: whether a bind address exists on the host or is free (net.Listen at start-up), TOML
+      syntax only burntsushi/toml v0.3.1 reads differently from TOML 1.0 (lbfarm's template writes
+      neither), probe_recv as a regexp (RE2; lbfarm writes starts_with), the udp, tls, sni, access,
+      proxy_protocol, acme and profiler sections and discovery kinds other than static (lbfarm writes none)."
 """
 
 EXAMPLES = r"""
 - ansible.builtin.assert:
     that: _config | gobetween_config_errors | length == 0
     fail_msg: "{{ _config | gobetween_config_errors }}"
+
+# a probe string as gobetween reads it: real CR/LF become \r\n, valid escapes are kept
+probe_send = {{ "HEAD / HTTP/1.0\r\n\r\n" | gobetween_go_string | to_json }}
 """
 
-# gobetween's static discovery entry grammar (src/utils/parsers/backend.go).
+# gobetween's static discovery entry grammar (utils/parsers/backend.go DEFAULT_BACKEND_PATTERN), with Go's
+# RE2 classes spelled out: \s is [\t\n\f\r ], \S its complement, \d ASCII digits, and $ the end of the text.
+_GO_SPACE_CLASS = r"[\t\n\f\r ]"
 STATIC_ENTRY = re.compile(
-    r"^(?P<host>\S+):(?P<port>\d+)(\sweight=(?P<weight>\d+))?(\spriority=(?P<priority>\d+))?(\ssni=(?P<sni>[^\s]+))?$"
+    r"(?P<host>[^\t\n\f\r ]+):(?P<port>[0-9]+)"
+    rf"({_GO_SPACE_CLASS}weight=(?P<weight>[0-9]+))?"
+    rf"({_GO_SPACE_CLASS}priority=(?P<priority>[0-9]+))?"
+    rf"({_GO_SPACE_CLASS}sni=(?P<sni>[^\t\n\f\r ]+))?"
 )
-DURATION = re.compile(r"^(0|\d+(ms|s|m|h))$")
+# what Go's strings.TrimSpace removes (unicode.IsSpace), before an entry is matched
+_GO_TRIM = "\t\n\v\f\r \x85\xa0\u1680\u2028\u2029\u202f\u205f\u3000" + "".join(map(chr, range(0x2000, 0x200B)))
+INT64_MAX = 2**63 - 1
 
 TOP_KEYS = {"logging", "api", "metrics", "defaults", "servers", "profiler", "acme"}
 SECTION_KEYS = {
@@ -65,6 +105,7 @@ HEALTHCHECK_KEYS = {
     "timeout",
     "fails",
     "passes",
+    "initial_status",
     "probe_protocol",
     "probe_strategy",
     "probe_send",
@@ -76,50 +117,349 @@ HEALTHCHECK_KEYS = {
 }
 BALANCES = {"weight", "leastconn", "roundrobin", "leastbandwidth", "iphash", "iphash1"}
 PROTOCOLS = {"tcp", "udp", "tls"}
-LOG_LEVELS = {"debug", "info", "warn", "error"}
+# logrus.ParseLevel (lower-cased first)
+LOG_LEVELS = {"panic", "fatal", "error", "warn", "warning", "info", "debug", "trace"}
+
+# The Go type of each key lbfarm may write (src/config/config.go); burntsushi/toml refuses another type.
+_STR, _INT, _BOOL, _TABLE, _STRINGS = "a string", "an integer", "true or false", "a table", "a list of strings"
+TYPES: dict[str, dict[str, str]] = {
+    "logging": dict.fromkeys(("level", "output", "format"), _STR),
+    "api": {"enabled": _BOOL, "bind": _STR, "cors": _BOOL, "basic_auth": _TABLE, "tls": _TABLE},
+    "api.basic_auth": {"login": _STR, "password": _STR},
+    "metrics": {"enabled": _BOOL, "bind": _STR},
+    "server": {
+        **dict.fromkeys(("bind", "protocol", "balance"), _STR),
+        **dict.fromkeys(("client_idle_timeout", "backend_idle_timeout", "backend_connection_timeout"), _STR),
+        "max_connections": _INT,
+        **dict.fromkeys(("sni", "tls", "backends_tls", "udp", "access", "proxy_protocol"), _TABLE),
+        **dict.fromkeys(("discovery", "healthcheck"), _TABLE),
+    },
+    "discovery": {**dict.fromkeys(("kind", "failpolicy", "interval", "timeout"), _STR), "static_list": _STRINGS},
+    "healthcheck": {
+        **dict.fromkeys(("fails", "passes", "probe_recv_len"), _INT),
+        **dict.fromkeys(HEALTHCHECK_KEYS - {"fails", "passes", "probe_recv_len"}, _STR),
+    },
+}
+_IS_TYPE: dict[str, Callable[[Any], bool]] = {
+    _STR: lambda v: isinstance(v, str),
+    _INT: lambda v: isinstance(v, int) and not isinstance(v, bool),
+    _BOOL: lambda v: isinstance(v, bool),
+    _TABLE: lambda v: isinstance(v, Mapping),
+    _STRINGS: lambda v: isinstance(v, list) and all(isinstance(item, str) for item in v),
+}
+
+# --- Go's strconv.Unquote for a double-quoted string (strconv/quote.go UnquoteChar, unquote) ---------------
+
+_GO_SIMPLE_ESCAPES = {"a": b"\a", "b": b"\b", "f": b"\f", "n": b"\n", "r": b"\r", "t": b"\t", "v": b"\v"}
+_GO_SIMPLE_ESCAPES |= {"\\": b"\\", '"': b'"'}
+_HEX = set("0123456789abcdefABCDEF")
+_GO_CHAR_ESCAPES = {"\a": r"\a", "\b": r"\b", "\f": r"\f", "\n": r"\n", "\r": r"\r", "\t": r"\t", "\v": r"\v"}
+_GO_CHAR_ESCAPES |= {'"': r"\"", "\\": r"\\"}
+
+
+def _go_escape(text: str, i: int) -> tuple[int, bytes]:
+    """The Go escape sequence at text[i] (a backslash) inside "...": its length and bytes, or (0, b"")."""
+    if i + 1 >= len(text):
+        return 0, b""
+    c = text[i + 1]
+    if c in _GO_SIMPLE_ESCAPES:
+        return 2, _GO_SIMPLE_ESCAPES[c]
+    if c in "xuU":
+        n = {"x": 2, "u": 4, "U": 8}[c]
+        digits = text[i + 2 : i + 2 + n]
+        if len(digits) < n or not set(digits) <= _HEX:
+            return 0, b""
+        value = int(digits, 16)
+        if c == "x":  # a single byte, possibly not UTF-8
+            return 2 + n, bytes([value])
+        if value > 0x10FFFF or 0xD800 <= value <= 0xDFFF:  # utf8.ValidRune
+            return 0, b""
+        return 2 + n, chr(value).encode()
+    if c in "01234567":  # exactly three octal digits, at most 255
+        digits = text[i + 1 : i + 4]
+        if len(digits) < 3 or not set(digits) <= set("01234567") or int(digits, 8) > 255:
+            return 0, b""
+        return 4, bytes([int(digits, 8)])
+    return 0, b""  # \' too: it is valid only inside '...'
+
+
+def go_unquote(text: str) -> bytes:
+    """strconv.Unquote('"' + text + '"'), as gobetween runs it on probe_send and probe_recv.
+
+    Returns the bytes gobetween would send or expect; raises ValueError saying where Go stops and how to
+    write that character instead.
+    """
+    out = bytearray()
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "\n":
+            raise ValueError(f"a real line feed at character {i + 1}: write it as the two characters \\n")
+        if c == '"':
+            raise ValueError(f'a bare double quote at character {i + 1}: write it as \\"')
+        if c != "\\":
+            out += c.encode()
+            i += 1
+            continue
+        length, value = _go_escape(text, i)
+        if not length:
+            raise ValueError(
+                f"{text[i : i + 2]} at character {i + 1} is no escape Go knows "
+                '(\\a \\b \\f \\n \\r \\t \\v \\\\ \\" \\xHH \\ooo \\uHHHH \\UHHHHHHHH): write \\\\ for a backslash'
+            )
+        out += value
+        i += length
+    return bytes(out)
+
+
+def gobetween_go_string(value: str) -> str:
+    """Write a string so that gobetween's strconv.Unquote reads back what the user meant.
+
+    Real control characters (CR, LF, tab...), double quotes and non-ASCII characters become Go escapes;
+    escapes already written (the two characters backslash and n, \\x0d...) are kept; any other backslash
+    stands for itself. So "HEAD / HTTP/1.0\\r\\n\\r\\n" in YAML (real CR/LF) and 'HEAD / HTTP/1.0\\r\\n\\r\\n'
+    (escapes written out) both give the same text. The result is printable ASCII.
+    """
+    if not isinstance(value, str):
+        raise AnsibleFilterError(f"gobetween_go_string expects a string, got {type(value).__name__}: {value!r}")
+    out: list[str] = []
+    i = 0
+    while i < len(value):
+        c = value[i]
+        if c == "\\":
+            length, _ = _go_escape(value, i)
+            out.append(value[i : i + length] if length else r"\\")
+            i += max(length, 1)
+            continue
+        code = ord(c)
+        if 0xD800 <= code <= 0xDFFF:
+            raise AnsibleFilterError(f"gobetween_go_string: {value!r} holds a lone surrogate (U+{code:04X})")
+        if c in _GO_CHAR_ESCAPES:
+            out.append(_GO_CHAR_ESCAPES[c])
+        elif 0x20 <= code < 0x7F:
+            out.append(c)
+        elif code < 0x80:
+            out.append(f"\\x{code:02x}")
+        elif code <= 0xFFFF:
+            out.append(f"\\u{code:04x}")
+        else:
+            out.append(f"\\U{code:08x}")
+        i += 1
+    return "".join(out)
+
+
+# --- Go's time.ParseDuration (time/format.go) ------------------------------------------------------------
+
+_DURATION_UNITS = {"ns": 1, "us": 10**3, "\u00b5s": 10**3, "\u03bcs": 10**3, "ms": 10**6, "s": 10**9}
+_DURATION_UNITS |= {"m": 60 * 10**9, "h": 3600 * 10**9}
+_DURATION_PART = re.compile(r"([0-9]*)(?:\.([0-9]*))?([^0-9.]*)")
+
+
+def go_parse_duration(text: str) -> int:
+    """time.ParseDuration: the duration in nanoseconds, or ValueError ("[-+]?([0-9]*(\\.[0-9]*)?[a-z]+)+")."""
+    s, negative = text, False
+    if s[:1] in ("-", "+"):
+        negative, s = s[0] == "-", s[1:]
+    if s == "0":
+        return 0
+    if not s:
+        raise ValueError("invalid duration")
+    total = Fraction(0)
+    while s:
+        if not (s[0] == "." or (s[0].isascii() and s[0].isdigit())):
+            raise ValueError("invalid duration")
+        match = _DURATION_PART.match(s)
+        assert match is not None  # the pattern matches the empty string
+        whole, fraction, unit = match.groups()
+        if not whole and not fraction:
+            raise ValueError("invalid duration")
+        if not unit:
+            raise ValueError("missing unit in duration")
+        if unit not in _DURATION_UNITS:
+            raise ValueError(f"unknown unit {unit!r} in duration")
+        scale = _DURATION_UNITS[unit]
+        total += int(whole or "0") * scale
+        if fraction:
+            total += int(Fraction(int(fraction), 10 ** len(fraction)) * scale)
+        s = s[match.end() :]
+    if total > (INT64_MAX + 1 if negative else INT64_MAX):
+        raise ValueError("invalid duration (overflows int64 nanoseconds)")
+    return -int(total) if negative else int(total)
+
+
+# --- Go's net.SplitHostPort (net/ipsock.go) --------------------------------------------------------------
+
+
+def go_split_host_port(hostport: str) -> tuple[str, str]:
+    """net.SplitHostPort: (host, port), or ValueError with Go's reason."""
+    i = hostport.rfind(":")
+    if i < 0:
+        raise ValueError("missing port in address")
+    j = k = 0
+    if hostport.startswith("["):
+        end = hostport.find("]")
+        if end < 0:
+            raise ValueError("missing ']' in address")
+        if end + 1 == len(hostport):
+            raise ValueError("missing port in address")
+        if end + 1 != i:
+            raise ValueError("too many colons in address" if hostport[end + 1] == ":" else "missing port in address")
+        host = hostport[1:end]
+        j, k = 1, end + 1
+    else:
+        host = hostport[:i]
+        if ":" in host:
+            raise ValueError("too many colons in address (write an IPv6 address in brackets: [::]:80)")
+    if "[" in hostport[j:]:
+        raise ValueError("unexpected '[' in address")
+    if "]" in hostport[k:]:
+        raise ValueError("unexpected ']' in address")
+    return host, hostport[i + 1 :]
+
+
+# --- the check ------------------------------------------------------------------------------------------
 
 
 def _unknown(where: str, table: Mapping[str, Any], known: set[str]) -> list[str]:
     return [f"{where}: unknown key {key!r} (gobetween would ignore it)" for key in sorted(set(table) - known)]
 
 
-def _bind(where: str, value: Any) -> list[str]:
-    match = re.fullmatch(r"(.*):(\d+)", value) if isinstance(value, str) else None
-    if not match or not 1 <= int(match.group(2)) <= 65535:
-        return [f"{where}: bind={value!r} is not host:port"]
-    return []
-
-
-def _durations(where: str, table: Mapping[str, Any], keys: list[str]) -> list[str]:
+def _types(where: str, table: Mapping[str, Any], types: Mapping[str, str]) -> list[str]:
+    """burntsushi/toml refuses a value of another type than the Go field: gobetween exits."""
     return [
-        f"{where}: {key}={table[key]!r} is not a duration like 500ms, 5s or 0"
-        for key in keys
-        if key in table and not (isinstance(table[key], str) and DURATION.match(table[key]))
+        f"{where}: {key}={table[key]!r} must be {kind} (gobetween exits: the TOML value has the wrong type)"
+        for key, kind in types.items()
+        if key in table and not _IS_TYPE[kind](table[key])
     ]
 
 
-def _healthcheck(where: str, check: Mapping[str, Any]) -> list[str]:
-    errors = _unknown(where, check, HEALTHCHECK_KEYS)
-    kind = check.get("kind", "none")
-    if kind not in {"none", "ping", "probe", "exec"}:
-        return [*errors, f"{where}: kind={kind!r} is not ping, probe, exec or none"]
-    if kind != "none" and "interval" not in check:
-        errors.append(f"{where}: interval is required with kind={kind!r}")
-    errors += _durations(where, check, ["interval", "timeout"])
-    for key in ("fails", "passes"):
-        if key in check and not (isinstance(check[key], int) and check[key] >= 1):
-            errors.append(f"{where}: {key}={check[key]!r} must be a whole number of 1 or more")
-    if kind == "probe":
-        errors += [
-            f"{where}: {key} is required with kind='probe'"
-            for key in ("probe_send", "probe_recv")
-            if not check.get(key)
+def _bind(where: str, key: str, value: Any, fatal: bool = True) -> list[str]:
+    consequence = "gobetween exits" if fatal else "gobetween would not serve it"
+    if not isinstance(value, str):
+        return []  # reported by _types
+    try:
+        _, port = go_split_host_port(value)
+    except ValueError as err:
+        return [f"{where}: {key}={value!r} is not host:port ({consequence}: {err})"]
+    if port.isascii() and port.isdigit() and int(port) > 65535:
+        return [f"{where}: {key}={value!r}: the port must be a number from 1 to 65535 ({consequence}: invalid port)"]
+    if not (port.isascii() and port.isdigit() and int(port) >= 1):
+        return [f"{where}: {key}={value!r}: the port must be a number from 1 to 65535"]
+    return []
+
+
+def _duration(where: str, key: str, value: Any, if_wrong: str) -> list[str]:
+    if not isinstance(value, str):
+        return []  # reported by _types
+    try:
+        nanoseconds = go_parse_duration(value)
+    except ValueError as err:
+        return [f"{where}: {key}={value!r} is not a Go duration like 500ms, 2s, 1m30s or 0 ({if_wrong}: {err})"]
+    if nanoseconds < 0:
+        return [f"{where}: {key}={value!r} is negative: every wait would end at once"]
+    return []
+
+
+def _go_string(where: str, key: str, value: Any, variable: str) -> list[str]:
+    if not isinstance(value, str):
+        return []
+    try:
+        go_unquote(value)
+    except ValueError as err:
+        return [
+            f"{where}: {key}={value!r} is refused by gobetween's strconv.Unquote, gobetween exits "
+            f'("{key} has invalid syntax"): {err}. Set {variable} as text or with escapes; the role '
+            "writes it through gobetween_go_string"
         ]
-        strategy = check.get("probe_strategy", "starts_with")
-        if strategy not in {"starts_with", "regexp"}:
-            errors.append(f"{where}: probe_strategy={strategy!r} is not starts_with or regexp")
-        if strategy == "starts_with" and check.get("probe_recv_len", 0) != 0:
-            errors.append(f"{where}: probe_recv_len must be 0 with probe_strategy='starts_with'")
+    return []
+
+
+def _healthcheck(where: str, check: Mapping[str, Any]) -> list[str]:
+    errors = _unknown(where, check, HEALTHCHECK_KEYS) + _types(where, check, TYPES["healthcheck"])
+    kind = check.get("kind", "")
+    if kind not in {"none", "ping", "probe", "exec"}:
+        return [*errors, f"{where}: kind={kind!r} is not ping, probe, exec or none (gobetween exits)"]
+    interval = check.get("interval") or "0"
+    errors += _duration(where, "timeout", check.get("timeout") or "0", "gobetween exits")
+    if kind != "none" and isinstance(interval, str):
+        try:
+            above_zero = go_parse_duration(interval) > 0
+        except ValueError as err:
+            errors.append(
+                f"{where}: interval={interval!r} is not a Go duration like 2s or 1m30s (gobetween exits: {err})"
+            )
+        else:
+            if not above_zero:
+                errors.append(f"{where}: interval={interval!r} must be above 0 with kind={kind!r} (gobetween exits)")
+    for key in ("fails", "passes"):
+        if key in check and isinstance(check[key], int) and check[key] < 1:
+            errors.append(f"{where}: {key}={check[key]!r} must be 1 or more (gobetween would read it as 1)")
+    if check.get("initial_status", "healthy") not in {"healthy", "unhealthy"}:
+        errors.append(
+            f"{where}: initial_status={check['initial_status']!r} is not healthy or unhealthy (gobetween exits)"
+        )
+    if kind == "probe":
+        errors += _probe(where, check)
+    return errors
+
+
+def _probe(where: str, check: Mapping[str, Any]) -> list[str]:
+    errors = []
+    if check.get("probe_protocol") not in PROTOCOLS:
+        errors.append(
+            f"{where}: probe_protocol={check.get('probe_protocol')!r} is not tcp, udp or tls (gobetween exits)"
+        )
+    missing = [key for key in ("probe_send", "probe_recv") if not check.get(key)]
+    errors += [f"{where}: {key} is required with kind='probe' (gobetween exits)" for key in missing]
+    if missing:
+        return errors
+    errors += _go_string(where, "probe_send", check["probe_send"], "gobetween_lb_probe_send")
+    strategy = check.get("probe_strategy") or "starts_with"
+    recv_len = check.get("probe_recv_len", 0)
+    if strategy == "starts_with":
+        if isinstance(recv_len, int) and recv_len > 0:
+            errors.append(
+                f"{where}: probe_recv_len={recv_len} is refused with probe_strategy='starts_with' (gobetween exits)"
+            )
+        errors += _go_string(where, "probe_recv", check["probe_recv"], "gobetween_lb_probe_recv")
+    elif strategy == "regexp":
+        if recv_len == 0:
+            errors.append(f"{where}: probe_recv_len is required with probe_strategy='regexp' (gobetween exits)")
+    else:
+        errors.append(f"{where}: probe_strategy={strategy!r} is not starts_with or regexp (gobetween exits)")
+    return errors
+
+
+def _static_entry(where: str, entry: Any) -> list[str]:
+    match = STATIC_ENTRY.fullmatch(entry.strip(_GO_TRIM)) if isinstance(entry, str) else None
+    if not match:
+        return [
+            f"{where}: static_list entry {entry!r} is not 'host:port weight=N priority=N' "
+            "(gobetween would skip it: utils/parsers/backend.go)"
+        ]
+    return [
+        f"{where}: static_list entry {entry!r}: {key}={match[key]} is past int64 (gobetween would read it as 1)"
+        for key in ("weight", "priority")
+        if match[key] and int(match[key]) > INT64_MAX
+    ]
+
+
+def _discovery(where: str, discovery: Mapping[str, Any]) -> list[str]:
+    errors = _unknown(where, discovery, DISCOVERY_KEYS) + _types(where, discovery, TYPES["discovery"])
+    if discovery.get("failpolicy", "keeplast") not in {"keeplast", "setempty", ""}:
+        errors.append(f"{where}: failpolicy={discovery['failpolicy']!r} is not keeplast or setempty (gobetween exits)")
+    for key in ("interval", "timeout"):
+        if discovery.get(key):
+            errors += _duration(where, key, discovery[key], "gobetween exits" if key == "interval" else "read as 0")
+    if "kind" not in discovery:
+        errors.append(f"{where}: kind is required")
+    elif discovery["kind"] == "static":
+        entries = discovery.get("static_list")
+        if not isinstance(entries, list) or not entries:
+            errors.append(f"{where}: static_list must list at least one backend")
+        else:
+            for entry in entries:
+                errors += _static_entry(where, entry)
     return errors
 
 
@@ -127,31 +467,54 @@ def _server(name: str, server: Any) -> list[str]:
     where = f"servers.{name}"
     if not isinstance(server, Mapping):
         return [f"{where}: is not a table"]
-    errors = _unknown(where, server, SERVER_KEYS)
-    errors += _bind(where, server.get("bind")) if "bind" in server else [f"{where}: bind is required"]
-    if server.get("protocol", "tcp") not in PROTOCOLS:
-        errors.append(f"{where}: protocol={server['protocol']!r} is not one of {sorted(PROTOCOLS)}")
-    if server.get("balance", "weight") not in BALANCES:
-        errors.append(f"{where}: balance={server['balance']!r} is not one of {sorted(BALANCES)}")
-    errors += _durations(where, server, ["client_idle_timeout", "backend_idle_timeout", "backend_connection_timeout"])
+    errors = _unknown(where, server, SERVER_KEYS) + _types(where, server, TYPES["server"])
+    if server.get("bind"):
+        errors += _bind(where, "bind", server["bind"])
+    else:
+        errors.append(f"{where}: bind is required (gobetween exits)")
+    if (server.get("protocol") or "tcp") not in PROTOCOLS:
+        errors.append(f"{where}: protocol={server['protocol']!r} is not one of {sorted(PROTOCOLS)} (gobetween exits)")
+    if (server.get("balance") or "weight") not in BALANCES:
+        errors.append(f"{where}: balance={server['balance']!r} is not one of {sorted(BALANCES)} (gobetween exits)")
+    if isinstance(server.get("max_connections"), int) and server["max_connections"] < 0:
+        errors.append(
+            f"{where}: max_connections={server['max_connections']} is negative (gobetween would refuse every client)"
+        )
+    for key in ("client_idle_timeout", "backend_idle_timeout", "backend_connection_timeout"):
+        if key in server:
+            errors += _duration(where, key, server[key], "gobetween would read it as 0, no timeout")
     discovery = server.get("discovery")
     if not isinstance(discovery, Mapping):
-        return [*errors, f"{where}.discovery: the section is required"]
-    errors += _unknown(f"{where}.discovery", discovery, DISCOVERY_KEYS)
-    if discovery.get("kind") == "static":
-        entries = discovery.get("static_list")
-        if not isinstance(entries, list) or not entries:
-            errors.append(f"{where}.discovery: static_list must list at least one backend")
-        else:
-            errors += [
-                f"{where}.discovery: static_list entry {entry!r} is not 'host:port weight=N priority=N'"
-                for entry in entries
-                if not (isinstance(entry, str) and STATIC_ENTRY.match(entry))
-            ]
-    elif "kind" not in discovery:
-        errors.append(f"{where}.discovery: kind is required")
-    if "healthcheck" in server:
+        return [*errors, f"{where}.discovery: the section is required (gobetween exits)"]
+    errors += _discovery(f"{where}.discovery", discovery)
+    if isinstance(server.get("healthcheck"), Mapping):
         errors += _healthcheck(f"{where}.healthcheck", server["healthcheck"])
+    return errors
+
+
+def _globals(config: Mapping[str, Any]) -> list[str]:
+    errors = []
+    for section, known in SECTION_KEYS.items():
+        if isinstance(config.get(section), Mapping):
+            errors += _unknown(f"[{section}]", config[section], known)
+            errors += _types(f"[{section}]", config[section], TYPES.get(section, {}))
+    level = config.get("logging", {}).get("level", "")
+    if isinstance(level, str) and level and level.lower() not in LOG_LEVELS:
+        errors.append(f"[logging]: level={level!r} is not a logrus level: {sorted(LOG_LEVELS)} (gobetween exits)")
+    api = config.get("api", {})
+    if api.get("enabled") is True:
+        errors += _bind("[api]", "bind", api.get("bind", ""))
+    metrics = config.get("metrics", {})
+    if metrics.get("enabled") is True:
+        errors += _bind("[metrics]", "bind", metrics.get("bind", ""), fatal=False)
+    auth = api.get("basic_auth")
+    if isinstance(auth, Mapping):
+        errors += _unknown("[api.basic_auth]", auth, {"login", "password"})
+        errors += _types("[api.basic_auth]", auth, TYPES["api.basic_auth"])
+        if not auth.get("login"):
+            errors.append("[api.basic_auth]: login must not be empty (gin's BasicAuth panics: gobetween exits)")
+        if not auth.get("password"):
+            errors.append("[api.basic_auth]: password must not be empty")
     return errors
 
 
@@ -163,23 +526,10 @@ def gobetween_config_errors(text: str) -> list[str]:
         config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         return [f"not valid TOML: {err}"]
-    errors = _unknown("top level", config, TOP_KEYS)
-    for section, known in SECTION_KEYS.items():
-        if section in config:
-            errors += _unknown(f"[{section}]", config[section], known)
-    if config.get("logging", {}).get("level", "info") not in LOG_LEVELS:
-        errors.append(f"[logging]: level={config['logging']['level']!r} is not one of {sorted(LOG_LEVELS)}")
-    for section in ("api", "metrics"):
-        table = config.get(section, {})
-        if table.get("enabled"):
-            errors += _bind(f"[{section}]", table.get("bind"))
-    auth = config.get("api", {}).get("basic_auth")
-    if auth is not None:
-        errors += _unknown("[api.basic_auth]", auth, {"login", "password"})
-        errors += [f"[api.basic_auth]: {key} must not be empty" for key in ("login", "password") if not auth.get(key)]
+    errors = _unknown("top level", config, TOP_KEYS) + _globals(config)
     servers = config.get("servers")
     if not isinstance(servers, Mapping) or not servers:
-        errors.append("[servers]: no server is defined")
+        errors.append("[servers]: no server is defined (gobetween exits: with nothing to run, Go reports a deadlock)")
     else:
         for name, server in servers.items():
             errors += _server(name, server)
@@ -190,4 +540,4 @@ class FilterModule:
     """Ansible entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"gobetween_config_errors": gobetween_config_errors}
+        return {"gobetween_config_errors": gobetween_config_errors, "gobetween_go_string": gobetween_go_string}

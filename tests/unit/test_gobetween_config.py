@@ -1,4 +1,8 @@
-"""gobetween's configuration: the role's template for the lab, and the check that guards it."""
+"""gobetween's configuration: the role's template for the lab, and the check that guards it.
+
+The check's cases follow gobetween 0.8.1 (the release lbfarm installs); each names the file and function
+of gobetween's source (under src/) that exits, panics or misreads on that value.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +16,8 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from filter_plugins import farm
-from filter_plugins.gobetween import STATIC_ENTRY, gobetween_config_errors
+from filter_plugins import gobetween as gobetween_module
+from filter_plugins.gobetween import STATIC_ENTRY, go_unquote, gobetween_config_errors, gobetween_go_string
 
 ROLE = Path(__file__).parents[2] / "roles/gobetween_lb"
 LAB = {
@@ -21,18 +26,63 @@ LAB = {
 }
 
 
-def render(**overrides) -> str:
+def render(template: str = "gobetween.toml.j2", **overrides) -> str:
     defaults = yaml.safe_load((ROLE / "defaults/main.yml").read_text())
     variables = {
         **defaults,
         "ansible_managed": "Ansible managed",
         "gobetween_lb_api_password": "not-a-real-password",
         "_gobetween_lb_static_list": farm.farm_gobetween_static_list(farm.farm_backends(list(LAB), LAB)),
+        "_gobetween_lb_bin": "/usr/local/bin/gobetween",
         **overrides,
     }
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
-    env.filters["to_json"] = json.dumps
-    return env.from_string((ROLE / "templates/gobetween.toml.j2").read_text()).render(variables)
+    env.filters["to_json"] = json.dumps  # what Ansible's to_json does with a string
+    env.filters["gobetween_go_string"] = gobetween_go_string
+    return env.from_string((ROLE / "templates" / template).read_text()).render(variables)
+
+
+# A server that gobetween accepts; each case below breaks one value of it.
+SERVER = '[servers.farm]\nbind = ":80"\n[servers.farm.discovery]\nkind = "static"\nstatic_list = ["a:80"]\n'
+PROBE = '[servers.farm.healthcheck]\nkind = "probe"\ninterval = "2s"\nprobe_protocol = "tcp"\n'
+
+
+def errors_of(text: str) -> str:
+    return "\n".join(gobetween_config_errors(text))
+
+
+def test_old_default_probe_send_is_refused_as_gobetween_refuses_it() -> None:
+    # src/manager/manager.go prepareConfig (0.8.0 and 0.8.1): strconv.Unquote("\"" + ProbeSend + "\"") fails on
+    # the real CR LF that `probe_send = {{ "HEAD / HTTP/1.0\r\n\r\n" | to_json }}` gave: "[FATAL] (manager):
+    # probe_send has invalid syntax invalid syntax"
+    old = SERVER + PROBE + 'probe_send = "HEAD / HTTP/1.0\\r\\n\\r\\n"\nprobe_recv = "HTTP/1.1 200"\n'
+    assert tomllib.loads(old)["servers"]["farm"]["healthcheck"]["probe_send"] == "HEAD / HTTP/1.0\r\n\r\n"
+    message = errors_of(old)
+    assert "probe_send='HEAD / HTTP/1.0\\r\\n\\r\\n' is refused by gobetween's strconv.Unquote" in message
+    assert "a real line feed at character 17: write it as the two characters \\n" in message
+    assert "gobetween_lb_probe_send" in message
+
+
+def test_lab_template_writes_the_probe_the_way_gobetween_reads_it() -> None:
+    probe = tomllib.loads(render())["servers"]["farm"]["healthcheck"]
+    assert probe["probe_send"] == r"HEAD / HTTP/1.0\r\n\r\n"  # backslash r backslash n, after TOML
+    assert go_unquote(probe["probe_send"]) == b"HEAD / HTTP/1.0\r\n\r\n"  # what goes on the wire
+    assert go_unquote(probe["probe_recv"]) == b"HTTP/1.1 200"
+
+
+@pytest.mark.parametrize("written", ["HEAD / HTTP/1.0\r\n\r\n", r"HEAD / HTTP/1.0\r\n\r\n"])
+def test_probe_written_either_way_renders_the_same(written: str) -> None:
+    text = render(gobetween_lb_probe_send=written)
+    assert gobetween_config_errors(text) == []
+    assert tomllib.loads(text)["servers"]["farm"]["healthcheck"]["probe_send"] == r"HEAD / HTTP/1.0\r\n\r\n"
+
+
+@pytest.mark.parametrize("awkward", ['GET /?q="x" HTTP/1.0\r\n\r\n', "C:\\dir\n", "caf\u00e9 \U0001f600\x00"])
+def test_any_probe_text_renders_to_a_configuration_gobetween_accepts(awkward: str) -> None:
+    text = render(gobetween_lb_probe_send=awkward, gobetween_lb_probe_recv=awkward)
+    assert gobetween_config_errors(text) == []
+    probe = tomllib.loads(text)["servers"]["farm"]["healthcheck"]
+    assert go_unquote(probe["probe_send"]) == go_unquote(probe["probe_recv"]) == awkward.encode()
 
 
 def test_lab_template_is_toml_with_only_documented_keys() -> None:
@@ -47,13 +97,19 @@ def test_lab_template_is_toml_with_only_documented_keys() -> None:
         "kind": "static",
         "static_list": ["172.30.56.2:80 weight=2 priority=1", "172.30.56.3:80 weight=1 priority=1"],
     }
-    assert farm_server["healthcheck"]["probe_send"] == "HEAD / HTTP/1.0\r\n\r\n"
     assert config["api"] == {
         "enabled": True,
         "bind": "127.0.0.1:8888",
         "basic_auth": {"login": "admin", "password": "not-a-real-password"},
     }
     assert config["metrics"] == {"enabled": False, "bind": "127.0.0.1:9284"}
+
+
+def test_ipv6_bind_address_is_written_in_brackets() -> None:
+    # net.SplitHostPort (server/tcp/server.go Listen) refuses ":::80" with "too many colons"
+    text = render(gobetween_lb_bind_address="::")
+    assert tomllib.loads(text)["servers"]["farm"]["bind"] == "[::]:80"
+    assert gobetween_config_errors(text) == []
 
 
 @pytest.mark.parametrize("healthcheck", ["ping", "none"])
@@ -65,42 +121,124 @@ def test_other_health_checks_render_clean(healthcheck: str) -> None:
 
 def test_every_rendered_entry_matches_gobetweens_grammar() -> None:
     for entry in tomllib.loads(render())["servers"]["farm"]["discovery"]["static_list"]:
-        assert STATIC_ENTRY.match(entry)
+        assert STATIC_ENTRY.fullmatch(entry)
+
+
+def test_unit_restarts_gobetween_without_giving_up() -> None:
+    # gobetween 0.8.x can panic at start-up (src/metrics/metrics.go ReportHandleBackendLiveChange before Start)
+    unit = render("gobetween.service.j2")
+    assert "Restart=always" in unit
+    assert "RestartSec=1s" in unit
+    unit_section = unit.split("[Service]")[0]
+    assert "StartLimitIntervalSec=0" in unit_section  # systemd reads it in [Unit] only
 
 
 @pytest.mark.parametrize(
     ("broken", "message"),
     [
-        ('[servers.farm\nbind = "x"', "not valid TOML"),
-        ("[logging]\nlevel = 'info'\n", "[servers]: no server is defined"),
-        ('[servers.farm]\nbind = ":80"\nbalanse = "weight"\n[servers.farm.discovery]\nkind = "static"\n'
-         'static_list = ["a:80"]\n', "servers.farm: unknown key 'balanse'"),
+        # manager.go prepareConfig: strconv.Unquote on probe_send / probe_recv (starts_with)
+        (SERVER + PROBE + 'probe_send = "say \\"hi\\""\nprobe_recv = "x"\n',
+         "probe_send='say \"hi\"' is refused by gobetween's strconv.Unquote"),
+        (SERVER + PROBE + 'probe_send = "x"\nprobe_recv = "HTTP\\\\q"\n', "probe_recv='HTTP\\\\q' is refused"),
+        # manager.go prepareConfig: probe_protocol has no default
+        (SERVER + '[servers.farm.healthcheck]\nkind = "probe"\ninterval = "2s"\nprobe_send = "x"\nprobe_recv = "y"\n',
+         "probe_protocol=None is not tcp, udp or tls (gobetween exits)"),
+        # manager.go prepareConfig: probe_send and probe_recv both required
+        (SERVER + PROBE, "probe_send is required"),
+        # manager.go prepareConfig: probe_recv_len is redundant with starts_with, required with regexp
+        (SERVER + PROBE + 'probe_send = "x"\nprobe_recv = "y"\nprobe_recv_len = 4\n', "probe_recv_len=4 is refused"),
+        (SERVER + PROBE + 'probe_send = "x"\nprobe_recv = "y"\nprobe_strategy = "regexp"\n',
+         "probe_recv_len is required"),
+        (SERVER + PROBE + 'probe_send = "x"\nprobe_recv = "y"\nprobe_strategy = "prefix"\n',
+         "probe_strategy='prefix' is not starts_with or regexp"),
+        # manager.go prepareConfig: interval parsed by time.ParseDuration and above 0 unless kind none
+        (SERVER + '[servers.farm.healthcheck]\nkind = "ping"\n', "interval='0' must be above 0 with kind='ping'"),
+        (SERVER + '[servers.farm.healthcheck]\nkind = "ping"\ninterval = "2 s"\n',
+         "interval='2 s' is not a Go duration"),
+        (SERVER + '[servers.farm.healthcheck]\nkind = "ping"\ninterval = "-2s"\n', "interval='-2s' must be above 0"),
+        # manager.go prepareConfig: "timeout parsing error"
+        (SERVER + '[servers.farm.healthcheck]\nkind = "ping"\ninterval = "2s"\ntimeout = "1sec"\n',
+         "timeout='1sec' is not a Go duration"),
+        # manager.go prepareConfig: kind ping, probe, exec or none
+        (SERVER + '[servers.farm.healthcheck]\nkind = "http"\ninterval = "2s"\n', "kind='http' is not ping, probe"),
+        # manager.go prepareConfig: fails/passes <= 0 become 1
+        (SERVER + '[servers.farm.healthcheck]\nkind = "ping"\ninterval = "2s"\nfails = 0\n',
+         "fails=0 must be 1 or more (gobetween would read it as 1)"),
+        # manager.go prepareConfig (0.8.1): initial_status healthy or unhealthy
+        (SERVER + '[servers.farm.healthcheck]\nkind = "ping"\ninterval = "2s"\ninitial_status = "up"\n',
+         "initial_status='up' is not healthy or unhealthy"),
+        # manager.go prepareConfig: bind and discovery required; balance, protocol, failpolicy from fixed lists
         ('[servers.farm]\n[servers.farm.discovery]\nkind = "static"\nstatic_list = ["a:80"]\n',
          "servers.farm: bind is required"),
-        ('[servers.farm]\nbind = "0.0.0.0:99999"\n[servers.farm.discovery]\nkind = "static"\nstatic_list = ["a:80"]\n',
-         "bind='0.0.0.0:99999' is not host:port"),
-        ('[servers.farm]\nbind = ":80"\nbalance = "random"\n[servers.farm.discovery]\nkind = "static"\n'
-         'static_list = ["a:80"]\n', "balance='random' is not one of"),
         ('[servers.farm]\nbind = ":80"\n', "servers.farm.discovery: the section is required"),
-        ('[servers.farm]\nbind = ":80"\n[servers.farm.discovery]\nkind = "static"\nstatic_list = []\n',
-         "static_list must list at least one backend"),
-        ('[servers.farm]\nbind = ":80"\n[servers.farm.discovery]\nkind = "static"\n'
-         'static_list = ["a:80 priority=1 weight=2"]\n', "entry 'a:80 priority=1 weight=2' is not"),
-        ('[servers.farm]\nbind = ":80"\n[servers.farm.discovery]\nkind = "static"\n'
-         'static_list = ["a:80 weight=2 max_connections=5"]\n', "entry 'a:80 weight=2 max_connections=5' is not"),
-        ('[servers.farm]\nbind = ":80"\nclient_idle_timeout = "10 minutes"\n[servers.farm.discovery]\n'
-         'kind = "static"\nstatic_list = ["a:80"]\n', "client_idle_timeout='10 minutes' is not a duration"),
-        ('[servers.farm]\nbind = ":80"\n[servers.farm.discovery]\nkind = "static"\nstatic_list = ["a:80"]\n'
-         '[servers.farm.healthcheck]\nkind = "probe"\ninterval = "2s"\n', "probe_send is required"),
-        ('[servers.farm]\nbind = ":80"\n[servers.farm.discovery]\nkind = "static"\nstatic_list = ["a:80"]\n'
-         '[servers.farm.healthcheck]\nkind = "ping"\n', "interval is required with kind='ping'"),
-        ('[api]\nenabled = true\nbind = ":8888"\n[api.basic_auth]\nlogin = "admin"\npassword = ""\n'
-         '[servers.farm]\nbind = ":80"\n[servers.farm.discovery]\nkind = "static"\nstatic_list = ["a:80"]\n',
+        (SERVER.replace('bind = ":80"', 'bind = ":80"\nbalance = "random"'), "balance='random' is not one of"),
+        (SERVER.replace('bind = ":80"', 'bind = ":80"\nprotocol = "http"'), "protocol='http' is not one of"),
+        (SERVER + 'failpolicy = "retry"\n', "failpolicy='retry' is not keeplast or setempty"),
+        # server/tcp/server.go Listen: net.Listen -> net.SplitHostPort
+        (SERVER.replace('":80"', '"0.0.0.0"'), "bind='0.0.0.0' is not host:port (gobetween exits: missing port"),
+        (SERVER.replace('":80"', '":::80"'), "bind=':::80' is not host:port (gobetween exits: too many colons"),
+        (SERVER.replace('":80"', '"0.0.0.0:99999"'),
+         "bind='0.0.0.0:99999': the port must be a number from 1 to 65535 (gobetween exits: invalid port)"),
+        # api/api.go Start: app.Run(bind) -> log.Fatal; metrics/metrics.go Start only logs it
+        ('[api]\nenabled = true\nbind = "localhost"\n' + SERVER, "[api]: bind='localhost' is not host:port"),
+        ('[metrics]\nenabled = true\nbind = "9284"\n' + SERVER, "(gobetween would not serve it: missing port"),
+        # logging/log.go Configure: logrus.ParseLevel, else "Unknown loglevel" FATAL
+        ('[logging]\nlevel = "verbose"\n' + SERVER, "[logging]: level='verbose' is not a logrus level"),
+        # cmd/from-file.go: burntsushi/toml Decode into config.Config refuses another type (FATAL)
+        (SERVER.replace('bind = ":80"', 'bind = ":80"\nmax_connections = "10"'),
+         "max_connections='10' must be an integer"),
+        ('[api]\nenabled = "yes"\n' + SERVER, "enabled='yes' must be true or false"),
+        (SERVER + '[servers.farm.healthcheck]\nkind = "ping"\ninterval = "2s"\nfails = "2"\n',
+         "fails='2' must be an integer"),
+        # server/tcp/server.go HandleClientConnect: a negative cap refuses every client
+        (SERVER.replace('bind = ":80"', 'bind = ":80"\nmax_connections = -1'), "max_connections=-1 is negative"),
+        # utils/time.go ParseDurationOrDefault: an idle timeout Go cannot parse is silently 0
+        (SERVER.replace('bind = ":80"', 'bind = ":80"\nclient_idle_timeout = "10 minutes"'),
+         "client_idle_timeout='10 minutes' is not a Go duration like 500ms, 2s, 1m30s or 0 (gobetween would read"),
+        # utils/parsers/backend.go ParseBackend: entries outside the grammar are skipped, weights past int64 read as 1
+        (SERVER.replace('["a:80"]', '["a:80 priority=1 weight=2"]'), "entry 'a:80 priority=1 weight=2' is not"),
+        (SERVER.replace('["a:80"]', '["a:80 weight=2 max_connections=5"]'), "entry 'a:80 weight=2 max_connections=5'"),
+        (SERVER.replace('["a:80"]', '["a:80 weight=99999999999999999999"]'),
+         "is past int64 (gobetween would read it as 1)"),
+        (SERVER.replace('["a:80"]', "[]"), "static_list must list at least one backend"),
+        # gin auth.go processAccounts (gobetween's api/api.go): an empty user panics
+        ('[api]\nenabled = true\nbind = ":8888"\n[api.basic_auth]\nlogin = ""\npassword = "p"\n' + SERVER,
+         "[api.basic_auth]: login must not be empty (gin's BasicAuth panics"),
+        # lbfarm's own rule: no API without a password
+        ('[api]\nenabled = true\nbind = ":8888"\n[api.basic_auth]\nlogin = "admin"\npassword = ""\n' + SERVER,
          "[api.basic_auth]: password must not be empty"),
+        # burntsushi/toml ignores unknown keys: a typo would silently do nothing
+        (SERVER.replace('bind = ":80"', 'bind = ":80"\nbalanse = "weight"'), "servers.farm: unknown key 'balanse'"),
+        ('[servers.farm\nbind = "x"', "not valid TOML"),
+        ("[logging]\nlevel = 'info'\n", "[servers]: no server is defined (gobetween exits"),
+        # lbfarm's own rule: port 0 would listen on a port nobody knows
+        (SERVER.replace('":80"', '":0"'), "bind=':0': the port must be a number from 1 to 65535"),
     ],
 )  # fmt: skip
-def test_check_names_what_gobetween_would_reject_or_ignore(broken: str, message: str) -> None:
-    assert any(message in error for error in gobetween_config_errors(broken)), gobetween_config_errors(broken)
+def test_check_names_what_gobetween_would_reject_or_misread(broken: str, message: str) -> None:
+    assert message in errors_of(broken), errors_of(broken)
+
+
+@pytest.mark.parametrize(
+    "sound",
+    [
+        SERVER,
+        SERVER + PROBE + 'probe_send = "HEAD / HTTP/1.0\\\\r\\\\n\\\\r\\\\n"\nprobe_recv = "HTTP/1.1 200"\n',
+        SERVER + PROBE + "probe_send = 'HEAD / HTTP/1.0\\r\\n\\r\\n'\nprobe_recv = 'HTTP/1.1 200'\n",  # TOML literal
+        SERVER + '[servers.farm.healthcheck]\nkind = "ping"\ninterval = "1m30s"\ntimeout = "1.5s"\n',
+        SERVER.replace('["a:80"]', '["  a:80 weight=2 priority=1  "]'),  # ParseBackend trims spaces first
+        SERVER.replace('":80"', '"[::]:80"'),
+        '[logging]\nlevel = "WARNING"\n' + SERVER,  # logrus lower-cases the level
+    ],
+)
+def test_check_passes_what_gobetween_accepts(sound: str) -> None:
+    assert gobetween_config_errors(sound) == []
+
+
+def test_documentation_says_which_rules_are_covered() -> None:
+    documentation = yaml.safe_load(gobetween_module.DOCUMENTATION)
+    assert documentation["name"] == "gobetween_config_errors"
+    assert any(item.startswith("Not covered:") for item in documentation["description"])
 
 
 def test_check_wants_text() -> None:
