@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import importlib.util
+import itertools
 import re
+import statistics
 from collections import ChainMap
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,24 +26,30 @@ _farm = _load_farm_filters()
 
 DOCUMENTATION = r"""
   name: bench
-  short_description: Parse ab and wrk output and report a benchmark run
+  short_description: Plan, read and report a benchmark run of the farm in rounds
   description:
     - C(bench_parse_ab) and C(bench_parse_wrk) turn the text a run of ab or wrk printed into a dict;
       a run that served nothing comes back with C(ok=false) and the tool's last words as C(error).
     - C(bench_targets) lists what a run loads - each backend directly, then each balancer and
       variant where the farm answers for it (farm_endpoints of the balancer host) - with the URL and
       the site.yml variables of each.
-    - C(bench_compare) adds to each target its ratio to the direct baseline (the mean rate of the
-      backends hit directly).
-    - C(bench_markdown) renders a compared run as a Markdown report.
+    - C(bench_plan) orders the loads of a run in rounds and blocks (one farm set-up per block, the
+      direct targets loaded beside each balancer), rotated from round to round.
+    - C(bench_parse_counters) reads what roles/benchmark/files/counters.sh printed on a host (cgroup
+      v1 or v2 CPU time of a unit, TCP counters, context switches).
+    - C(bench_sample) turns one load (ab's output, the counters before and after) into a sample with
+      CPU microseconds per request per component.
+    - C(bench_summary) aggregates the samples per target (median and min-max over rounds), adds each
+      round's ratio to the direct targets loaded beside it, and the verdict for each pair of balancers.
+    - C(bench_markdown) renders a summary as a Markdown report; C(bench_progress) is one progress line.
 """
 
 EXAMPLES = r"""
-_result: "{{ _ab.stdout | bench_parse_ab }}"
-# {'ok': true, 'requests_per_second': 3673.18, 'failed_requests': 0, 'non_2xx': 0,
-#  'percentiles_ms': {'50': 4, '66': 5, ..., '100': 39}, ...}
-_run: "{{ {'targets': _targets} | bench_compare }}"
-_report: "{{ _run | bench_markdown }}"
+_plan: "{{ _targets | bench_plan(3, {'balancers': ['m3'], 'backends': ['m1', 'm2']},
+                                  {'backend': 'apache2', 'balancers': {'nginx': 'nginx'}}) }}"
+_sample: "{{ _step | bench_sample(_ab.stdout ~ _ab.stderr, _before, _after) }}"
+_summary: "{{ {'started': '...', 'samples': _samples} | bench_summary }}"
+_report: "{{ _summary | bench_markdown }}"
 """
 
 AB_PERCENTILES = ("50", "66", "75", "80", "90", "95", "98", "99", "100")
@@ -165,84 +173,549 @@ def bench_targets(
     return targets
 
 
-def bench_compare(run: Mapping[str, Any]) -> dict[str, Any]:
-    """Add each target's ratio to the direct baseline (mean requests/s of the direct targets)."""
-    targets = run.get("targets") if isinstance(run, Mapping) else None
-    if not isinstance(targets, Sequence) or not targets:
-        raise AnsibleFilterError("bench_compare expects {'targets': [...]} with at least one target")
-    direct = [t["ab"]["requests_per_second"] for t in targets if t.get("kind") == "direct" and t["ab"].get("ok")]
-    baseline = sum(direct) / len(direct) if direct else None
-    compared = []
-    for target in targets:
-        ab = target["ab"]
-        ratio = round(ab["requests_per_second"] / baseline, 2) if baseline and ab.get("ok") else None
-        compared.append({**target, "ratio_to_direct": ratio})
-    return {**run, "baseline_requests_per_second": baseline, "targets": compared}
+COMPONENTS = ("client", "balancer", "backends")
+# systemd-detect-virt's word for where a host runs -> the label a run carries. Figures from
+# different places (containers sharing the controller's CPU, VMs, emulated VMs) are never put in
+# one ratio.
+_CONTAINERS = ("docker", "podman", "lxc", "lxc-libvirt", "systemd-nspawn", "openvz", "rkt", "wsl")
+_WHERE = {"qemu": "VMs, emulated (TCG)", "none": "bare metal"}
+
+
+def bench_where(virt: str) -> str:
+    """The label of a run on hosts that systemd-detect-virt calls virt."""
+    if virt in _CONTAINERS:
+        return "containers"
+    return _WHERE.get(virt, f"VMs ({virt})")
+
+
+def bench_rotate(items: Sequence[Any], shift: int) -> list[Any]:
+    """items rotated left by shift: [a, b, c] by 1 is [b, c, a]."""
+    items = list(items)
+    if not items:
+        return []
+    shift %= len(items)
+    return items[shift:] + items[:shift]
+
+
+def _block_orders(configs: list[dict[str, Any]], rounds: int, end_on: str | None) -> list[list[dict[str, Any]]]:
+    k = len(configs)
+
+    def orders(base: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+        # Rotating by k-1 each round starts a round with the set-up the previous round ended on (no
+        # site.yml between them) and still puts each set-up first in turn.
+        return [bench_rotate(base, r * (k - 1)) for r in range(rounds)]
+
+    if end_on is not None:
+        # End on the inventory's own set-up when the rotation allows, so no site.yml puts it back.
+        for shift in range(k):
+            candidate = orders(bench_rotate(configs, shift))
+            if candidate[-1][-1].get("vars") == {"balancer": end_on}:
+                return candidate
+    return orders(configs)
+
+
+def _reads(target: Mapping[str, Any], hosts: Mapping[str, Any], units: Mapping[str, Any]) -> list[dict[str, str]]:
+    reads = []
+    if target["kind"] != "direct":
+        name = target["vars"]["balancer"]
+        unit = (units.get("balancers") or {}).get(name)
+        if not unit:
+            raise AnsibleFilterError(
+                f"bench_plan: no systemd unit for the balancer {name!r}: add it to _balancer_units in "
+                "roles/balancer/vars/main.yml (the balancer contract)"
+            )
+        reads += [{"host": h, "role": "balancer", "unit": unit} for h in hosts.get("balancers") or []]
+    reads += [{"host": h, "role": "backend", "unit": units["backend"]} for h in hosts.get("backends") or []]
+    return reads
+
+
+def bench_plan(
+    targets: Sequence[Mapping[str, Any]],
+    rounds: int,
+    hosts: Mapping[str, Sequence[str]],
+    units: Mapping[str, Any],
+    end_on: str | None = None,
+) -> list[dict[str, Any]]:
+    """The loads of a run in order: rounds of blocks, one farm set-up per block.
+
+    Each round loads every target once per block it belongs to: a block is one balancer (or variant)
+    with the direct targets loaded beside it, so each balancer's ratio is to a direct rate measured
+    minutes, not a whole run, away. Blocks rotate from round to round and so do the targets inside a
+    block. A step carries the site.yml variables to switch to (first step of a block whose set-up
+    differs from the farm's), the URLs to warm up (uncounted), and the unit counters to read.
+    """
+    if not targets:
+        raise AnsibleFilterError("bench_plan: no targets: set benchmark_balancers or benchmark_direct")
+    if int(rounds) < 1:
+        raise AnsibleFilterError(f"bench_plan: benchmark_rounds must be 1 or more, got {rounds!r}")
+    indexed = [{**t, "index": i} for i, t in enumerate(targets)]
+    directs = [t for t in indexed if t["kind"] == "direct"]
+    configs = [t for t in indexed if t["kind"] != "direct"]
+    orders = _block_orders(configs, int(rounds), end_on) if configs else [[None]] * int(rounds)
+    steps: list[dict[str, Any]] = []
+    current, warmed, block = None, set(), 0
+    for r, order in enumerate(orders):
+        for config in order:
+            members = bench_rotate(directs + ([config] if config else []), r)
+            switch = config is not None and config["name"] != current
+            warmup = [
+                t["url"] for t in members if (t is config and switch) or (t in directs and t["name"] not in warmed)
+            ]
+            warmed.update(t["name"] for t in directs)
+            current = config["name"] if config else current
+            for i, target in enumerate(members):
+                steps.append(
+                    {
+                        "round": r + 1,
+                        "rounds": int(rounds),
+                        "block": block,
+                        "target": target,
+                        "switch": dict(config["vars"]) if switch and i == 0 else None,
+                        "farm": config["name"] if config else None,
+                        "warmup": warmup if i == 0 else [],
+                        "reads": _reads(target, hosts, units),
+                    }
+                )
+            block += 1
+    for number, step in enumerate(steps, 1):
+        step.update(step=number, steps=len(steps))
+    return steps
+
+
+def read_cpu_stat(text: str) -> int:
+    """CPU microseconds from a cgroup v2 cpu.stat."""
+    match = re.search(r"^usage_usec (\d+)\s*$", text, re.M)
+    if not match:
+        raise AnsibleFilterError("bench: no usage_usec line in the cgroup v2 cpu.stat")
+    return int(match.group(1))
+
+
+def read_cpuacct_usage(text: str) -> int:
+    """CPU microseconds from a cgroup v1 cpuacct.usage (nanoseconds)."""
+    if not text.strip().isdigit():
+        raise AnsibleFilterError(f"bench: cgroup v1 cpuacct.usage holds {text.strip()[:40]!r}, not nanoseconds")
+    return int(text.strip()) // 1000
+
+
+def bench_parse_counters(text: str) -> dict[str, Any]:
+    """What roles/benchmark/files/counters.sh printed on a host, as a dict."""
+    sections: dict[str, list[str]] = {}
+    name = None
+    for line in str(text).replace("\r", "").splitlines():
+        if line.startswith("== "):
+            name = line[3:].strip()
+            sections[name] = []
+        elif name is not None:
+            sections[name].append(line)
+
+    def first(key: str) -> str | None:
+        lines = sections.get(key)
+        return lines[0].strip() if lines else None
+
+    result: dict[str, Any] = {
+        "boot_id": first("boot_id"),
+        "netns": first("netns"),
+        "virt": first("virt"),
+        "tcp": {},
+        "unit": None,
+        "cgroup": None,
+        "cpu_usec": None,
+        "cpu_source": None,
+        "voluntary_switches": None,
+        "nonvoluntary_switches": None,
+    }
+    tcp = [line.split()[1:] for line in sections.get("snmp", []) if line.startswith("Tcp:")]
+    if len(tcp) == 2 and len(tcp[0]) == len(tcp[1]):
+        result["tcp"] = {key: int(value) for key, value in zip(tcp[0], tcp[1], strict=True)}
+    for key, lines in sections.items():
+        body = "\n".join(lines)
+        kind, _, rest = key.partition(" ")
+        if kind == "unit":
+            unit, _, cgroup = rest.partition(" ")
+            result["unit"], result["cgroup"] = unit, (None if cgroup in ("", "none") else cgroup)
+        elif kind == "cgroup2":
+            result["cpu_usec"], result["cpu_source"] = read_cpu_stat(body), "cgroup2"
+        elif kind == "cgroup1" and result["cpu_source"] != "cgroup2":
+            result["cpu_usec"], result["cpu_source"] = read_cpuacct_usage(body), "cgroup1"
+        elif kind == "switches":
+            counts = dict(line.split() for line in lines if len(line.split()) == 2)
+            result["voluntary_switches"] = int(counts.get("voluntary", 0))
+            result["nonvoluntary_switches"] = int(counts.get("nonvoluntary", 0))
+    return result
+
+
+def _counters(registered: Any) -> dict[tuple[str, str], dict[str, Any]]:
+    """A registered loop over step reads -> {(host, unit): counters or {'error': why}}."""
+    results = registered.get("results", []) if isinstance(registered, Mapping) else registered or []
+    counters = {}
+    for result in results:
+        item = result.get("item") or {}
+        key = (item.get("host", "?"), item.get("unit", "?"))
+        stdout = result.get("stdout") or ""
+        if result.get("unreachable") or result.get("rc", 0) != 0 or "== unit" not in stdout:
+            counters[key] = {"error": (result.get("msg") or result.get("stderr") or "no output").strip()[:200]}
+        else:
+            counters[key] = bench_parse_counters(stdout)
+    return counters
+
+
+def _per(value: float | None, requests: int, scale: float = 1.0) -> float | None:
+    return None if value is None or not requests else round(value * scale / requests, 2)
+
+
+def bench_sample(
+    step: Mapping[str, Any],
+    ab_output: str = "",
+    before: Any = None,
+    after: Any = None,
+    wrk_output: str | None = None,
+    error: str | None = None,
+    where: str = "",
+) -> dict[str, Any]:
+    """One load of a step: ab's result and CPU microseconds per request per component."""
+    target = step["target"]
+    ab = {"ok": False, "error": error} if error else bench_parse_ab(ab_output)
+    start, end = _counters(before), _counters(after)
+    virts = sorted({c["virt"] for c in end.values() if c.get("virt")})
+    sample: dict[str, Any] = {
+        "round": step["round"],
+        "block": step["block"],
+        "step": step["step"],
+        "index": target.get("index", 0),
+        "name": target["name"],
+        "kind": target["kind"],
+        "balancer": (target.get("vars") or {}).get("balancer"),
+        "url": target["url"],
+        "where": where or " + ".join(bench_where(v) for v in virts) or "unknown",
+        "ab": ab,
+        "wrk": bench_parse_wrk(wrk_output) if wrk_output else None,
+        "cpu_us_per_request": dict.fromkeys(COMPONENTS),
+        "cpu_us_per_request_by_unit": {},
+        "backend_new_connections_per_1000": None,
+        "backend_voluntary_switches_per_request": None,
+        "notes": [],
+    }
+    requests = ab.get("complete_requests", 0) if ab.get("ok") else 0
+    if not requests:
+        return sample
+    client = re.search(r"^client-cpu ([0-9.]+) ([0-9.]+)\s*$", ab_output, re.M)
+    if client:
+        sample["cpu_us_per_request"]["client"] = _per((float(client[1]) + float(client[2])) * 1e6, requests)
+    totals = {"balancer": 0.0, "backends": 0.0}
+    missing = {"balancer": False, "backends": False}
+    present = {"balancer": False, "backends": False}
+    switches: float | None = 0.0
+    opens: float | None = 0.0
+    seen_cgroups, seen_netns = set(), set()
+    for read in step.get("reads") or []:
+        component = "balancer" if read["role"] == "balancer" else "backends"
+        present[component] = True
+        key = (read["host"], read["unit"])
+        a, b = start.get(key, {"error": "not read"}), end.get(key, {"error": "not read"})
+        if "error" in a or "error" in b or a["cpu_usec"] is None or b["cpu_usec"] is None or a["cgroup"] != b["cgroup"]:
+            why = (
+                a.get("error")
+                or b.get("error")
+                or "its unit has no cgroup CPU time (a kernel balancer such as IPVS runs in none)"
+            )
+            sample["notes"].append(f"no CPU time for {read['unit']} on {read['host']}: {why}")
+            missing[component] = True
+            continue
+        delta = b["cpu_usec"] - a["cpu_usec"]
+        if delta < 0:
+            sample["notes"].append(
+                f"{read['unit']} on {read['host']} restarted during the load: its CPU is not counted"
+            )
+            missing[component] = True
+            continue
+        # Two inventory hosts on one machine (the single-host IPVS lab) share one unit: count it once.
+        if (b["boot_id"], b["cgroup"]) in seen_cgroups:
+            continue
+        seen_cgroups.add((b["boot_id"], b["cgroup"]))
+        totals[component] += delta
+        sample["cpu_us_per_request_by_unit"][f"{read['host']} {read['unit']}"] = _per(delta, requests)
+        if component == "backends":
+            if switches is not None and a["voluntary_switches"] is not None and b["voluntary_switches"] is not None:
+                # Threads that exit take their counts with them: a fall means the figure is lost.
+                gained = b["voluntary_switches"] - a["voluntary_switches"]
+                switches = switches + gained if gained >= 0 else None
+            else:
+                switches = None
+            if (b["boot_id"], b["netns"]) not in seen_netns and opens is not None:
+                seen_netns.add((b["boot_id"], b["netns"]))
+                gained = b["tcp"].get("PassiveOpens", 0) - a["tcp"].get("PassiveOpens", 0) if b["tcp"] else None
+                opens = None if gained is None else opens + gained
+    for component in ("balancer", "backends"):
+        if present[component] and not missing[component]:
+            sample["cpu_us_per_request"][component] = _per(totals[component], requests)
+    if present["backends"] and not missing["backends"]:
+        sample["backend_voluntary_switches_per_request"] = _per(switches, requests)
+        sample["backend_new_connections_per_1000"] = _per(opens, requests, 1000)
+    return sample
+
+
+def _stats(values: Any) -> dict[str, float] | None:
+    """Median, min, max and count of the values that are not None."""
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return {"median": round(statistics.median(values), 3), "min": min(values), "max": max(values), "n": len(values)}
+
+
+def _ratios(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each sample with its ratio to the mean rate of the direct targets loaded in its block."""
+    direct: dict[int, list[dict[str, Any]]] = {}
+    for s in samples:
+        if s["kind"] == "direct" and s["ab"].get("ok"):
+            direct.setdefault(s["block"], []).append(s)
+    out = []
+    for s in samples:
+        beside = [d for d in direct.get(s["block"], []) if d["where"] == s["where"]]
+        baseline = sum(d["ab"]["requests_per_second"] for d in beside) / len(beside) if beside else None
+        ratio = round(s["ab"]["requests_per_second"] / baseline, 3) if baseline and s["ab"].get("ok") else None
+        out.append({**s, "direct_requests_per_second": baseline, "ratio_to_direct": ratio})
+    return out
+
+
+def _target_summary(group: list[dict[str, Any]]) -> dict[str, Any]:
+    ok = [s for s in group if s["ab"].get("ok")]
+    wrk = [s["wrk"] for s in group if s.get("wrk") and s["wrk"].get("ok")]
+    return {
+        "name": group[0]["name"],
+        "kind": group[0]["kind"],
+        "balancer": group[0]["balancer"],
+        "where": group[0]["where"],
+        "loads": len(group),
+        "rounds": len({s["round"] for s in ok}),
+        "requests_per_second": _stats(s["ab"]["requests_per_second"] for s in ok),
+        "ratio_to_direct": _stats(s["ratio_to_direct"] for s in ok),
+        "p50_ms": _stats(s["ab"]["percentiles_ms"].get("50") for s in ok),
+        "p99_ms": _stats(s["ab"]["percentiles_ms"].get("99") for s in ok),
+        "percentiles_ms": {p: _stats(s["ab"]["percentiles_ms"].get(p) for s in ok) for p in AB_PERCENTILES},
+        "failed_requests": sum(s["ab"]["failed_requests"] for s in ok),
+        "non_2xx": sum(s["ab"]["non_2xx"] for s in ok),
+        "errors": sorted({s["ab"].get("error", "") for s in group if not s["ab"].get("ok")}),
+        "cpu_us_per_request": {c: _stats(s["cpu_us_per_request"][c] for s in ok) for c in COMPONENTS},
+        "backend_new_connections_per_1000": _stats(s["backend_new_connections_per_1000"] for s in ok),
+        "backend_voluntary_switches_per_request": _stats(s["backend_voluntary_switches_per_request"] for s in ok),
+        "wrk_requests_per_second": _stats(w["requests_per_second"] for w in wrk),
+        "wrk_p99_ms": _stats(w["percentiles_ms"].get("99") for w in wrk),
+    }
+
+
+# Fewer rounds than this give no verdict.
+MIN_ROUNDS = 3
+TIMES = "\u00d7"  # MULTIPLICATION SIGN, as in the verdict "nginx served 1.20 TIMES haproxy"
+
+
+def _x(value: float) -> str:
+    return f"{value:.2f}{TIMES}"
+
+
+def _cpu_phrase(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
+    ca, cb = (t["cpu_us_per_request"]["balancer"] for t in (a, b))
+    if ca and cb and cb["median"]:
+        return (
+            f"{a['name']}'s balancer CPU per request is {_x(ca['median'] / cb['median'])} {b['name']}'s "
+            f"({ca['median']:.0f} vs {cb['median']:.0f} µs)"
+        )
+    unmeasured = " and ".join(t["name"] for t, c in ((a, ca), (b, cb)) if not c)
+    return f"balancer CPU per request not measured for {unmeasured} (no cgroup CPU time for its unit)"
+
+
+def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> list[str]:
+    """One line per pair of balancers (and variants) that ran in the same place."""
+    lines = []
+    balancers = [t for t in targets if t["kind"] != "direct"]
+    for first, second in itertools.combinations(balancers, 2):
+        if first["where"] != second["where"]:
+            lines.append(
+                f"{first['name']} ({first['where']}) and {second['name']} ({second['where']}) ran in different "
+                "places: their figures are not compared"
+            )
+            continue
+        if not first["ratio_to_direct"] or not second["ratio_to_direct"]:
+            lost = " and ".join(t["name"] for t in (first, second) if not t["ratio_to_direct"])
+            lines.append(f"{first['name']} and {second['name']}: no ratio to direct for {lost}, so no verdict")
+            continue
+        a, b = sorted((first, second), key=lambda t: -t["ratio_to_direct"]["median"])
+        by_round = {
+            name: {s["round"]: s["ratio_to_direct"] for s in samples if s["name"] == name and s["ratio_to_direct"]}
+            for name in (a["name"], b["name"])
+        }
+        paired = _stats(
+            by_round[a["name"]][r] / by_round[b["name"]][r] for r in by_round[a["name"]] if by_round[b["name"]].get(r)
+        )
+        ra, rb = a["ratio_to_direct"], b["ratio_to_direct"]
+        if paired:
+            served = f"{a['name']} served {_x(paired['median'])} {b['name']}"
+            spread = f"range {paired['min']:.2f}-{paired['max']:.2f} over {paired['n']} rounds"
+        else:  # no round where both served: the medians' ratio
+            served = f"{a['name']} served {_x(ra['median'] / rb['median'])} {b['name']}"
+            spread = "no round where both served"
+        cpu = _cpu_phrase(a, b)
+        rounds = min(ra["n"], rb["n"])
+        if rounds < MIN_ROUNDS:
+            # The min-max of one or two rounds says little about the spread: a shared machine's
+            # two rounds have ranked nginx and HAProxy both ways within ten minutes.
+            lines.append(
+                f"{a['name']} and {b['name']} are not distinguishable on this machine from {rounds} "
+                f"round{'s' if rounds > 1 else ''} ({served}): run benchmark_rounds={MIN_ROUNDS} or more; {cpu}"
+            )
+        elif ra["min"] <= rb["max"] and rb["min"] <= ra["max"]:
+            lines.append(
+                f"{a['name']} and {b['name']} are not distinguishable on this machine: their ÷ direct ranges overlap "
+                f"({ra['min']:.2f}-{ra['max']:.2f} and {rb['min']:.2f}-{rb['max']:.2f}; {served}, {spread}); {cpu}"
+            )
+        else:
+            lines.append(f"{served} ({spread}); {cpu}")
+    return lines
+
+
+def bench_summary(run: Mapping[str, Any]) -> dict[str, Any]:
+    """A run's samples aggregated per target, with each round's ratio to direct and the verdict."""
+    samples = run.get("samples") if isinstance(run, Mapping) else None
+    if not isinstance(samples, Sequence) or not samples:
+        raise AnsibleFilterError("bench_summary expects {'samples': [...]} with at least one sample")
+    samples = _ratios(list(samples))
+    groups: dict[str, list[dict[str, Any]]] = {}
+    for s in sorted(samples, key=lambda s: (s["kind"] != "direct", s["index"], s["step"])):
+        groups.setdefault(s["name"], []).append(s)
+    targets = [_target_summary(group) for group in groups.values()]
+    return {**run, "samples": samples, "targets": targets, "verdict": bench_verdict(targets, samples)}
 
 
 def _cell(value: Any, digits: int = 0) -> str:
     if value is None:
         return "-"
-    if isinstance(value, float):
+    if isinstance(value, float | int) and not isinstance(value, bool):
         return f"{value:,.{digits}f}".replace(",", " ")
     return str(value)
 
 
+def _spread(stats: Mapping[str, Any] | None, digits: int = 0) -> str:
+    """median (min-max), or the median alone when every round gave the same."""
+    if not stats:
+        return "-"
+    if stats["min"] == stats["max"]:
+        return _cell(stats["median"], digits)
+    return f"{_cell(stats['median'], digits)} ({_cell(stats['min'], digits)}-{_cell(stats['max'], digits)})"
+
+
+def _median(stats: Mapping[str, Any] | None, digits: int = 0) -> str:
+    return _cell(stats["median"], digits) if stats else "-"
+
+
+def bench_duration(seconds: float) -> str:
+    """12 s, 4 min 05 s, 1 h 02 min."""
+    seconds = round(float(seconds))
+    if seconds < 60:
+        return f"{seconds} s"
+    if seconds < 3600:
+        return f"{seconds // 60} min {seconds % 60:02d} s"
+    return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
+
+
 def bench_markdown(run: Mapping[str, Any]) -> str:
-    """Render a compared run as a Markdown report: one row per target."""
+    """Render a summarised run as a Markdown report."""
     targets = run.get("targets") or []
-    head = ["target", "req/s", "÷ direct", "failed", "non-2xx", "KB/s", "mean ms"]
-    head += [f"{p} %" for p in AB_PERCENTILES]
+    rounds = run.get("rounds") or max((s["round"] for s in run.get("samples") or []), default=0)
+    wheres = sorted({t["where"] for t in targets})
     lines = [
         f"# lbfarm benchmark, {run.get('started', '')}",
         "",
-        f"`{run.get('command', '')}` from the controller; {run.get('machine', '')}.",
+        f"{rounds} rounds of `{run.get('command', '')}` from the controller, on {' and '.join(wheres)}; "
+        f"{run.get('machine', '')}."
+        + (f" The run took {bench_duration(run['seconds'])}." if run.get("seconds") is not None else ""),
         "",
-        "| " + " | ".join(head) + " |",
-        "|" + "---|" * len(head),
+        "| target | where | rounds | req/s | ÷ direct | p50 ms | p99 ms | failed | non-2xx |",
+        "|---|---|---|---|---|---|---|---|---|",
     ]
-    for target in targets:
-        ab = target["ab"]
-        if not ab.get("ok"):
-            row = [f"**{target['name']}**", "FAILED", "-", "-", "-", "-", "-"] + ["-"] * len(AB_PERCENTILES)
-            row[3] = ab.get("error", "")
-        else:
-            row = [
-                target["name"],
-                _cell(ab["requests_per_second"]),
-                _cell(target.get("ratio_to_direct"), 2),
-                _cell(ab["failed_requests"]),
-                _cell(ab["non_2xx"]),
-                _cell(ab["transfer_kbytes_per_second"]),
-                _cell(ab["mean_latency_ms"], 2),
-            ] + [_cell(ab["percentiles_ms"].get(p)) for p in AB_PERCENTILES]
-        lines.append("| " + " | ".join(row) + " |")
-    wrk_rows = [t for t in targets if t.get("wrk")]
-    if wrk_rows:
-        lines += [
-            "",
-            "wrk:",
-            "",
-            "| target | req/s | errors | non-2xx | 50 % | 75 % | 90 % | 99 % |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for target in wrk_rows:
-            wrk = target["wrk"]
-            if not wrk.get("ok"):
-                lines.append(f"| **{target['name']}** | FAILED | {wrk.get('error', '')} | | | | | |")
-                continue
-            pct = [_cell(wrk["percentiles_ms"].get(p), 2) for p in ("50", "75", "90", "99")]
-            lines.append(
-                f"| {target['name']} | {_cell(wrk['requests_per_second'])} | {wrk['failed_requests']} "
-                f"| {wrk['non_2xx']} | " + " | ".join(pct) + " |"
-            )
+    for t in targets:
+        name = (
+            t["name"]
+            if not t["errors"]
+            else f"**{t['name']}** (FAILED {len(t['errors'])} times: {'; '.join(t['errors'])})"
+        )
+        lines.append(
+            f"| {name} | {t['where']} | {t['rounds']} | {_spread(t['requests_per_second'])} "
+            f"| {_spread(t['ratio_to_direct'], 2)} | {_spread(t['p50_ms'])} | {_spread(t['p99_ms'])} "
+            f"| {t['failed_requests']} | {t['non_2xx']} |"
+        )
     lines += [
         "",
-        "÷ direct: the target's requests/s over the mean of the backends hit directly, in the same run "
-        "(the ceiling a balancer can only approach on this machine). Latencies in ms; failed and non-2xx "
-        "requests are counted as ab reports them.",
+        "CPU per request in µs (median over the loads), read from each unit's cgroup and the client's own time:",
+        "",
+        "| target | client | balancer | backends | total | backend new connections / 1000 requests "
+        "| Apache voluntary switches / request |",
+        "|---|---|---|---|---|---|---|",
     ]
+    for t in targets:
+        cpu = t["cpu_us_per_request"]
+        known = [cpu[c]["median"] for c in COMPONENTS if cpu[c]]
+        lines.append(
+            f"| {t['name']} | {_median(cpu['client'])} | {_median(cpu['balancer'])} | {_median(cpu['backends'])} "
+            f"| {_cell(sum(known)) if known else '-'} | {_median(t['backend_new_connections_per_1000'], 1)} "
+            f"| {_median(t['backend_voluntary_switches_per_request'], 2)} |"
+        )
+    wrk = [t for t in targets if t["wrk_requests_per_second"]]
+    if wrk:
+        lines += ["", "wrk, beside ab:", "", "| target | req/s | p99 ms |", "|---|---|---|"]
+        lines += [
+            f"| {t['name']} | {_spread(t['wrk_requests_per_second'])} | {_spread(t['wrk_p99_ms'], 2)} |" for t in wrk
+        ]
+    lines += ["", "Verdict:", ""] + [f"- {line}" for line in run.get("verdict") or ["no two balancers to compare"]]
+    lines += [
+        "",
+        "Every load, in the order run:",
+        "",
+        "| # | round | target | req/s | ÷ direct | p99 ms | failed | non-2xx "
+        "| CPU µs/request client, balancer, backends |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for s in sorted(run.get("samples") or [], key=lambda s: s["step"]):
+        ab, cpu = s["ab"], s["cpu_us_per_request"]
+        if not ab.get("ok"):
+            lines.append(f"| {s['step']} | {s['round']} | {s['name']} | FAILED: {ab.get('error', '')} | | | | | |")
+            continue
+        lines.append(
+            f"| {s['step']} | {s['round']} | {s['name']} | {_cell(ab['requests_per_second'])} "
+            f"| {_cell(s.get('ratio_to_direct'), 2)} | {_cell(ab['percentiles_ms'].get('99'))} "
+            f"| {ab['failed_requests']} | {ab['non_2xx']} | {', '.join(_cell(cpu[c]) for c in COMPONENTS)} |"
+        )
+    notes = sorted({note for s in run.get("samples") or [] for note in s["notes"]})
+    lines += [
+        "",
+        "req/s, p50, p99: median over the loads, (min-max) when they differ. ÷ direct: in each round, the "
+        "target's requests/s over the mean of the backends loaded directly in the same block (beside that "
+        "balancer, minutes apart at most), then the median and range of those ratios. failed and non-2xx: "
+        "summed over the loads, as ab counts them. CPU: the unit's cgroup CPU time over the load window "
+        "(balancer: its unit on the balancer hosts; backends: Apache on every backend; client: ab's user + "
+        "system time), divided by the requests served. Figures from different places (containers, VMs, "
+        "emulated VMs) are never put in one ratio.",
+    ]
+    if notes:
+        lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"
+
+
+def bench_progress(samples: Sequence[Mapping[str, Any]], elapsed: float = 0.0) -> str:
+    """The progress line of the last sample of a run so far."""
+    last = _ratios(list(samples))[-1]
+    ab = last["ab"]
+    where = f"round {last['round']}, load {last['step']}, {last['name']}"
+    if not ab.get("ok"):
+        return f"{where}: FAILED: {ab.get('error', '')} [{bench_duration(elapsed)}]"
+    cpu = last["cpu_us_per_request"]
+    # A balancer's ratio to the direct loads of its block run so far (all of them at the block's end).
+    shown = last["kind"] != "direct" and last["ratio_to_direct"] is not None
+    ratio = f", ÷ direct {last['ratio_to_direct']:.2f}" if shown else ""
+    return (
+        f"{where}: {_cell(ab['requests_per_second'])} req/s{ratio}, p99 {_cell(ab['percentiles_ms'].get('99'))} ms, "
+        f"{ab['failed_requests']} failed, {ab['non_2xx']} non-2xx; CPU µs/request "
+        + ", ".join(f"{c} {_cell(cpu[c])}" for c in COMPONENTS)
+        + f" [{bench_duration(elapsed)}]"
+    )
 
 
 class FilterModule:
@@ -252,7 +725,12 @@ class FilterModule:
         return {
             "bench_parse_ab": bench_parse_ab,
             "bench_parse_wrk": bench_parse_wrk,
+            "bench_parse_counters": bench_parse_counters,
             "bench_targets": bench_targets,
-            "bench_compare": bench_compare,
+            "bench_plan": bench_plan,
+            "bench_sample": bench_sample,
+            "bench_summary": bench_summary,
             "bench_markdown": bench_markdown,
+            "bench_progress": bench_progress,
+            "bench_duration": bench_duration,
         }

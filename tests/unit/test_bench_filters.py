@@ -79,53 +79,6 @@ def test_parsers_want_text(parser) -> None:
         parser(None)
 
 
-def _run() -> dict:
-    ok = bench.bench_parse_ab(sample("ab_ok.txt"))
-    return {
-        "started": "2026-11-21 06:40",
-        "command": "ab -k -n 2000 -c 20",
-        "machine": "2 cores",
-        "targets": [
-            {"name": "m1 direct", "kind": "direct", "ab": {**ok, "requests_per_second": 8000.0}},
-            {"name": "m2 direct", "kind": "direct", "ab": {**ok, "requests_per_second": 6000.0}},
-            {"name": "nginx", "kind": "balancer", "ab": ok},
-            {"name": "gone", "kind": "balancer", "ab": bench.bench_parse_ab(sample("ab_refused.txt"))},
-        ],
-    }
-
-
-def test_ratio_is_to_the_mean_of_the_direct_targets() -> None:
-    run = bench.bench_compare(_run())
-    assert run["baseline_requests_per_second"] == 7000.0
-    assert [t["ratio_to_direct"] for t in run["targets"]] == [1.14, 0.86, 0.52, None]
-
-
-def test_no_direct_target_means_no_ratio() -> None:
-    run = _run()
-    run["targets"] = run["targets"][2:]
-    assert [t["ratio_to_direct"] for t in bench.bench_compare(run)["targets"]] == [None, None]
-
-
-def test_compare_needs_targets() -> None:
-    with pytest.raises(AnsibleFilterError, match="at least one target"):
-        bench.bench_compare({"targets": []})
-
-
-def test_markdown_has_a_row_per_target_and_marks_failures() -> None:
-    report = bench.bench_markdown(bench.bench_compare(_run()))
-    rows = [line for line in report.splitlines() if line.startswith("| ")]
-    assert rows[0].startswith("| target | req/s | ÷ direct | failed | non-2xx | KB/s | mean ms | 50 % | 66 %")
-    assert rows[3] == "| nginx | 3 673 | 0.52 | 0 | 0 | 1 080 | 5.45 | 4 | 5 | 5 | 6 | 8 | 15 | 21 | 23 | 39 |"
-    assert rows[4].startswith("| **gone** | FAILED | - | apr_socket_recv: Connection refused (111) |")
-
-
-def test_markdown_adds_the_wrk_table_when_wrk_ran() -> None:
-    run = _run()
-    run["targets"][2]["wrk"] = bench.bench_parse_wrk(sample("wrk_ok.txt"))
-    report = bench.bench_markdown(bench.bench_compare(run))
-    assert "| nginx | 3 736 | 0 | 0 | 4.63 | 9.02 | 16.32 | 39.58 |" in report
-
-
 BACKENDS = [
     {"name": "m1", "address": "10.0.0.2", "port": 80},
     {"name": "m2", "address": "10.0.0.3", "port": 8080},

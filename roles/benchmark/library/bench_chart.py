@@ -1,5 +1,5 @@
 #!/usr/bin/python
-"""Draw a benchmark run as a PNG: latency percentiles per target, and requests/s bars."""
+"""Draw a benchmark run as a PNG: requests/s with their spread, latency percentiles, CPU per request."""
 
 from __future__ import annotations
 
@@ -12,12 +12,14 @@ DOCUMENTATION = r"""
 module: bench_chart
 short_description: Draw an lbfarm benchmark run as a PNG chart
 description:
-  - Left, ab's latency percentiles (50 % to 100 %) of every target; right, requests per second of
-    every target with its ratio to the direct baseline. A target that failed shows as FAILED.
+  - Left, requests per second of every target, the median over the rounds with min-max error bars
+    and the median ratio to direct above each bar. Middle, ab's latency percentiles (50 % to 100 %,
+    medians over the rounds) on a log axis. Right, CPU microseconds per request stacked by component
+    (client, balancer, backends). A target with no successful load shows as FAILED.
   - Needs matplotlib on the controller (it is in requirements.txt).
 options:
   run:
-    description: A run compared by the bench_compare filter.
+    description: A run aggregated by the bench_summary filter.
     type: dict
     required: true
   dest:
@@ -34,48 +36,84 @@ EXAMPLES = r"""
 """
 
 PERCENTILES = ("50", "66", "75", "80", "90", "95", "98", "99", "100")
+COMPONENTS = (("client", "#9aa5b1"), ("balancer", "#d9822b"), ("backends", "#2f6fb0"))
+# ab reports whole milliseconds: "0" means under 1 ms, drawn at half of one on the log axis.
+FLOOR_MS = 0.5
 
 
-def render(run: dict) -> bytes:
-    """The chart of one run, as PNG bytes."""
+def _median(stats: dict | None) -> float:
+    return stats["median"] if stats else 0.0
+
+
+def figure(run: dict):
+    """The chart of one run, as a matplotlib figure (render saves it as PNG)."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     targets = run.get("targets") or []
-    fig, (latency, rate) = plt.subplots(1, 2, figsize=(13, 5), gridspec_kw={"width_ratios": [3, 2]})
-    fig.suptitle(f"lbfarm benchmark {run.get('started', '')}: {run.get('command', '')}", fontsize=11)
+    names = [t["name"] for t in targets]
+    where = " and ".join(sorted({t["where"] for t in targets}))
+    fig, (rate, latency, cpu) = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [2, 3, 2]})
+    fig.suptitle(
+        f"lbfarm benchmark {run.get('started', '')}, {run.get('rounds', '?')} rounds on {where}: "
+        f"{run.get('command', '')}",
+        fontsize=11,
+    )
+
+    medians, low, high = [], [], []
+    for target in targets:
+        stats = target.get("requests_per_second")
+        medians.append(_median(stats))
+        low.append(stats["median"] - stats["min"] if stats else 0)
+        high.append(stats["max"] - stats["median"] if stats else 0)
+    colors = ["#9aa5b1" if t["kind"] == "direct" else "#2f6fb0" for t in targets]
+    bars = rate.bar(range(len(targets)), medians, yerr=[low, high], capsize=4, color=colors)
+    for bar, target, top in zip(bars, targets, high, strict=True):
+        ratio = target.get("ratio_to_direct")
+        label = "FAILED" if not target.get("requests_per_second") else (f"{ratio['median']:.2f}x" if ratio else "")
+        rate.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height() + top), ha="center", va="bottom")
+    rate.set_xticks(range(len(targets)), names, rotation=25, ha="right", fontsize=8)
+    rate.set_ylabel("requests/s, median and min-max (label: x direct)")
+    rate.grid(True, axis="y", alpha=0.3)
 
     for target in targets:
-        ab = target["ab"]
-        if ab.get("ok") and ab.get("percentiles_ms"):
-            values = [ab["percentiles_ms"].get(p) for p in PERCENTILES]
-            style = "--" if target.get("kind") == "direct" else "-"
+        pct = target.get("percentiles_ms") or {}
+        values = [max(_median(pct.get(p)), FLOOR_MS) for p in PERCENTILES]
+        if target.get("requests_per_second"):
+            style = "--" if target["kind"] == "direct" else "-"
             latency.plot(PERCENTILES, values, style, marker="o", label=target["name"])
+    latency.set_yscale("log")
+    latency.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
+    latency.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "<1" if v == FLOOR_MS else f"{v:g}"))
+    latency.yaxis.set_minor_formatter(NullFormatter())
     latency.set_xlabel("share of requests served within (%)")
-    latency.set_ylabel("latency (ms)")
-    latency.set_yscale("symlog", linthresh=1)
-    ticks = [0, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, 10000]
-    top = max((max(line.get_ydata(), default=0) for line in latency.lines), default=1)
-    latency.set_yticks([t for t in ticks if t <= max(top, 1) * 2], [str(t) for t in ticks if t <= max(top, 1) * 2])
-    latency.grid(True, alpha=0.3)
+    latency.set_ylabel("latency, ms (log; median over the rounds)")
+    latency.grid(True, which="major", alpha=0.3)
     if latency.lines:
         latency.legend(fontsize=8)
 
-    names = [t["name"] for t in targets]
-    rates = [t["ab"]["requests_per_second"] if t["ab"].get("ok") else 0 for t in targets]
-    colors = ["#9aa5b1" if t.get("kind") == "direct" else "#2f6fb0" for t in targets]
-    bars = rate.bar(range(len(targets)), rates, color=colors)
-    for bar, target in zip(bars, targets, strict=True):
-        ratio = target.get("ratio_to_direct")
-        label = "FAILED" if not target["ab"].get("ok") else (f"{ratio:.2f}x" if ratio is not None else "")
-        rate.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom")
-    rate.set_xticks(range(len(targets)), names, rotation=25, ha="right", fontsize=8)
-    rate.set_ylabel("requests per second (label: x direct baseline)")
-    rate.grid(True, axis="y", alpha=0.3)
+    bottom = [0.0] * len(targets)
+    for component, color in COMPONENTS:
+        values = [_median((t.get("cpu_us_per_request") or {}).get(component)) for t in targets]
+        cpu.bar(range(len(targets)), values, bottom=bottom, color=color, label=component)
+        bottom = [b + v for b, v in zip(bottom, values, strict=True)]
+    cpu.set_xticks(range(len(targets)), names, rotation=25, ha="right", fontsize=8)
+    cpu.set_ylabel("CPU µs per request (median)")
+    cpu.grid(True, axis="y", alpha=0.3)
+    cpu.legend(fontsize=8)
 
     fig.tight_layout()
+    return fig
+
+
+def render(run: dict) -> bytes:
+    """The chart of one run, as PNG bytes."""
+    from matplotlib import pyplot as plt
+
+    fig = figure(run)
     out = io.BytesIO()
     fig.savefig(out, format="png", dpi=110)
     plt.close(fig)

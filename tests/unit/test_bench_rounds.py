@@ -1,0 +1,446 @@
+"""Rounds, cgroup readers, CPU per request, aggregation and verdict of filter_plugins/bench.py.
+
+The counters are what roles/benchmark/files/counters.sh printed on the local lab's containers
+around a real ab run (tests/unit/data/cgroups.md says where each file comes from).
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from filter_plugins import bench
+
+DATA = Path(__file__).parent / "data"
+HOSTS = {"balancers": ["m3"], "backends": ["m1", "m2"]}
+UNITS = {"backend": "apache2", "balancers": {"nginx": "nginx", "haproxy": "haproxy", "ipvs": "lbfarm-ipvs"}}
+BACKENDS = [{"name": "m1", "address": "10.0.0.2", "port": 80}, {"name": "m2", "address": "10.0.0.3", "port": 80}]
+M3 = {"inventory_hostname": "m3", "lab_address": "10.0.0.4"}
+
+
+def sample(name: str) -> str:
+    return (DATA / name).read_text()
+
+
+def targets(balancers=("nginx", "haproxy"), direct=True) -> list[dict]:
+    return bench.bench_targets(BACKENDS, M3, list(balancers), [], "/swap.html", direct)
+
+
+def plan(rounds: int = 3, **kwargs) -> list[dict]:
+    return bench.bench_plan(targets(**kwargs), rounds, HOSTS, UNITS)
+
+
+def order(steps: list[dict]) -> list[tuple[int, str]]:
+    return [(s["round"], s["target"]["name"]) for s in steps]
+
+
+# --- rounds ---------------------------------------------------------------------------------
+
+
+def test_rotate() -> None:
+    assert bench.bench_rotate("abc", 1) == ["b", "c", "a"]
+    assert bench.bench_rotate("abc", 4) == ["b", "c", "a"]
+    assert bench.bench_rotate([], 2) == []
+
+
+def test_every_round_loads_each_balancer_once_beside_the_direct_targets() -> None:
+    steps = plan(3)
+    assert len(steps) == 3 * 2 * 3  # rounds x blocks x (two backends + the balancer)
+    for r in (1, 2, 3):
+        names = [name for rnd, name in order(steps) if rnd == r]
+        assert sorted(names) == sorted(["m1 direct", "m2 direct", "nginx"] * 1 + ["m1 direct", "m2 direct", "haproxy"])
+    blocks = {}
+    for s in steps:
+        blocks.setdefault(s["block"], []).append(s["target"]["name"])
+    assert all(len(members) == 3 and {"m1 direct", "m2 direct"} < set(members) for members in blocks.values())
+
+
+def test_rounds_rotate_which_balancer_goes_first_and_the_order_inside_a_block() -> None:
+    steps = plan(3)
+    firsts = [next(s["farm"] for s in steps if s["round"] == r) for r in (1, 2, 3)]
+    assert firsts == ["nginx", "haproxy", "nginx"]
+    assert order(steps)[:9] == [
+        (1, "m1 direct"), (1, "m2 direct"), (1, "nginx"),
+        (1, "m1 direct"), (1, "m2 direct"), (1, "haproxy"),
+        (2, "m2 direct"), (2, "haproxy"), (2, "m1 direct"),
+    ]  # fmt: skip
+
+
+def test_a_round_starts_on_the_set_up_the_last_one_ended_on() -> None:
+    steps = bench.bench_plan(targets(("nginx", "haproxy", "ipvs")), 3, HOSTS, UNITS)
+    switches = [s["switch"]["balancer"] for s in steps if s["switch"]]
+    assert switches == ["nginx", "haproxy", "ipvs", "nginx", "haproxy", "ipvs", "nginx"]  # 9 blocks, 7 switches
+    firsts = [next(s["farm"] for s in steps if s["round"] == r) for r in (1, 2, 3)]
+    assert firsts == ["nginx", "ipvs", "haproxy"]  # each goes first once
+
+
+def test_switch_at_the_start_of_a_block_and_warm_up_after_it() -> None:
+    steps = plan(2)
+    assert [(s["step"], s["switch"]) for s in steps if s["switch"]] == [
+        (1, {"balancer": "nginx"}),
+        (4, {"balancer": "haproxy"}),
+        (10, {"balancer": "nginx"}),
+    ]
+    assert steps[0]["warmup"] == [
+        "http://10.0.0.2:80/swap.html",
+        "http://10.0.0.3:80/swap.html",
+        "http://10.0.0.4:80/swap.html",
+    ]
+    assert steps[3]["warmup"] == ["http://10.0.0.4:80/swap.html"]  # the directs warmed once
+    assert steps[6]["warmup"] == []  # haproxy still up: round 2 starts where round 1 ended
+    assert [s["step"] for s in steps] == list(range(1, 13))
+    assert {s["steps"] for s in steps} == {12}
+
+
+def test_run_ends_on_the_inventory_balancer_when_asked() -> None:
+    steps = bench.bench_plan(targets(), 3, HOSTS, UNITS, "haproxy")
+    assert steps[-1]["farm"] == "haproxy"
+    assert bench.bench_plan(targets(), 3, HOSTS, UNITS, "nginx")[-1]["farm"] == "nginx"
+    assert bench.bench_plan(targets(), 3, HOSTS, UNITS, "gobetween")[-1]["farm"] == "haproxy"
+
+
+def test_reads_are_the_balancer_unit_and_apache_on_every_backend() -> None:
+    steps = plan(1)
+    by_name = {s["target"]["name"]: s["reads"] for s in steps}
+    assert by_name["m1 direct"] == [
+        {"host": "m1", "role": "backend", "unit": "apache2"},
+        {"host": "m2", "role": "backend", "unit": "apache2"},
+    ]
+    assert by_name["haproxy"][0] == {"host": "m3", "role": "balancer", "unit": "haproxy"}
+
+
+def test_direct_only_and_balancers_only() -> None:
+    assert order(plan(2, balancers=())) == [(1, "m1 direct"), (1, "m2 direct"), (2, "m2 direct"), (2, "m1 direct")]
+    steps = plan(2, direct=False)
+    assert order(steps) == [(1, "nginx"), (1, "haproxy"), (2, "haproxy"), (2, "nginx")]
+    assert [s["step"] for s in steps if s["switch"]] == [1, 2, 4]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (([], 3, HOSTS, UNITS), "no targets"),
+        ((targets(), 0, HOSTS, UNITS), "must be 1 or more"),
+        ((targets(), 1, HOSTS, {"backend": "apache2", "balancers": {}}), "no systemd unit for the balancer 'nginx'"),
+    ],
+)
+def test_bad_plans_are_errors(args: tuple, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        bench.bench_plan(*args)
+
+
+# --- cgroup and counter readers -------------------------------------------------------------
+
+
+def test_cgroup_v2_cpu_stat() -> None:
+    assert bench.read_cpu_stat(sample("cgroup_v2_cpu.stat")) == 709001
+
+
+def test_cgroup_v1_cpuacct_usage_is_nanoseconds() -> None:
+    assert bench.read_cpuacct_usage(sample("cgroup_v1_cpuacct.usage")) == 1643880102
+
+
+def test_unreadable_cgroup_files_are_errors() -> None:
+    with pytest.raises(AnsibleFilterError, match="no usage_usec"):
+        bench.read_cpu_stat("user_usec 1\n")
+    with pytest.raises(AnsibleFilterError, match="not nanoseconds"):
+        bench.read_cpuacct_usage("max\n")
+
+
+def test_counters_of_a_backend() -> None:
+    counters = bench.bench_parse_counters(sample("counters_m1_before.txt"))
+    assert counters["cpu_usec"] == 403072
+    assert counters["cpu_source"] == "cgroup2"
+    assert counters["unit"] == "apache2"
+    assert counters["cgroup"].endswith("/system.slice/apache2.service")
+    assert counters["virt"] == "docker"
+    assert counters["netns"] == "net:[4026532185]"
+    assert counters["tcp"]["PassiveOpens"] == 525
+    assert (counters["voluntary_switches"], counters["nonvoluntary_switches"]) == (3452, 633)
+
+
+def v1_counters(usage_ns: int) -> str:
+    """counters.sh's output on a cgroup v1 host where systemd keeps a cpuacct group per unit."""
+    head = sample("counters_m1_before.txt").split("== unit")[0]
+    return (
+        head + "== unit apache2 /system.slice/apache2.service\n"
+        "== cgroup1 /sys/fs/cgroup/cpuacct/system.slice/apache2.service/cpuacct.usage\n"
+        f"{usage_ns}\n"
+    )
+
+
+def test_counters_of_a_cgroup_v1_host() -> None:
+    counters = bench.bench_parse_counters(v1_counters(int(sample("cgroup_v1_cpuacct.usage"))))
+    assert (counters["cpu_usec"], counters["cpu_source"]) == (1643880102, "cgroup1")
+    assert counters["voluntary_switches"] is None
+
+
+def test_counters_of_a_unit_without_a_cgroup() -> None:
+    text = sample("counters_m3_before.txt").split("== unit")[0] + "== unit lbfarm-ipvs none\r\n"
+    counters = bench.bench_parse_counters(text)
+    assert (counters["unit"], counters["cgroup"], counters["cpu_usec"]) == ("lbfarm-ipvs", None, None)
+
+
+# --- one sample -----------------------------------------------------------------------------
+
+
+def registered(when: str, hosts=("m3", "m1", "m2"), text=None) -> dict:
+    units = {"m3": "haproxy", "m1": "apache2", "m2": "apache2"}
+    return {
+        "results": [
+            {
+                "item": {"host": h, "unit": units[h], "role": "balancer" if h == "m3" else "backend"},
+                "rc": 0,
+                "stdout": text(h) if text else sample(f"counters_{h}_{when}.txt"),
+            }
+            for h in hosts
+        ]
+    }
+
+
+def haproxy_step() -> dict:
+    return next(s for s in plan(1) if s["target"]["name"] == "haproxy")
+
+
+def test_sample_gives_cpu_per_request_per_component() -> None:
+    s = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), registered("before"), registered("after"))
+    assert s["ab"]["complete_requests"] == 2000
+    # client 0.005 + 0.013 s; m3 haproxy 56 004 µs; m1 118 150 + m2 73 907 µs, over 2000 requests
+    assert s["cpu_us_per_request"] == {"client": 9.0, "balancer": 28.0, "backends": 96.03}
+    assert s["cpu_us_per_request_by_unit"] == {"m3 haproxy": 28.0, "m1 apache2": 59.08, "m2 apache2": 36.95}
+    assert s["backend_new_connections_per_1000"] == 13.5  # (19 + 8) new connections to the backends
+    assert s["backend_voluntary_switches_per_request"] == 2.12
+    assert (s["where"], s["name"], s["round"], s["notes"]) == ("containers", "haproxy", 1, [])
+
+
+def test_a_unit_shared_by_two_inventory_hosts_counts_once() -> None:
+    step = haproxy_step()
+    step["reads"][2] = {**step["reads"][1], "host": "m2"}
+    same = registered(
+        "before", text=lambda h: sample("counters_m1_before.txt" if h != "m3" else "counters_m3_before.txt")
+    )
+    after = registered(
+        "after", text=lambda h: sample("counters_m1_after.txt" if h != "m3" else "counters_m3_after.txt")
+    )
+    s = bench.bench_sample(step, sample("ab_timed.txt"), same, after)
+    assert s["cpu_us_per_request"]["backends"] == 59.08
+    assert s["backend_new_connections_per_1000"] == 9.5
+
+
+def test_a_unit_without_cpu_time_leaves_its_component_unmeasured() -> None:
+    def no_cgroup(h: str) -> str:
+        text = sample(f"counters_{h}_before.txt")
+        return text.split("== unit")[0] + "== unit lbfarm-ipvs none\n" if h == "m3" else text
+
+    s = bench.bench_sample(
+        haproxy_step(), sample("ab_timed.txt"), registered("before", text=no_cgroup), registered("after")
+    )
+    assert s["cpu_us_per_request"]["balancer"] is None
+    assert s["cpu_us_per_request"]["backends"] == 96.03
+    assert s["notes"] == [
+        "no CPU time for haproxy on m3: its unit has no cgroup CPU time (a kernel balancer such as IPVS runs in none)"
+    ]
+
+
+def test_a_unit_restarted_during_the_load_is_not_counted() -> None:
+    s = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), registered("after"), registered("before"))
+    assert s["cpu_us_per_request"] == {"client": 9.0, "balancer": None, "backends": None}
+    assert "haproxy on m3 restarted during the load: its CPU is not counted" in s["notes"]
+
+
+def test_an_unreachable_host_is_a_note() -> None:
+    gone = registered("after")
+    gone["results"][0] = {**gone["results"][0], "unreachable": True, "msg": "Failed to connect", "stdout": ""}
+    s = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), registered("before"), gone)
+    assert s["cpu_us_per_request"]["balancer"] is None
+    assert s["notes"] == ["no CPU time for haproxy on m3: Failed to connect"]
+
+
+def test_a_load_that_did_not_run_is_a_failed_sample() -> None:
+    s = bench.bench_sample(haproxy_step(), error="site.yml failed (rc 2)")
+    assert s["ab"] == {"ok": False, "error": "site.yml failed (rc 2)"}
+    assert s["cpu_us_per_request"] == {"client": None, "balancer": None, "backends": None}
+
+
+@pytest.mark.parametrize(
+    ("virt", "where"),
+    [("docker", "containers"), ("qemu", "VMs, emulated (TCG)"), ("kvm", "VMs (kvm)"), ("none", "bare metal")],
+)
+def test_where_a_run_ran(virt: str, where: str) -> None:
+    assert bench.bench_where(virt) == where
+
+
+def test_where_can_be_given() -> None:
+    s = bench.bench_sample(
+        haproxy_step(), sample("ab_timed.txt"), registered("before"), registered("after"), where="VMs"
+    )
+    assert s["where"] == "VMs"
+
+
+# --- aggregation and verdict ----------------------------------------------------------------
+
+BASE = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), registered("before"), registered("after"))
+
+
+def fake(name: str, rnd: int, block: int, rps: float, balancer_us: float | None = None, **extra) -> dict:
+    """A captured sample with another name, place in the run, rate and balancer CPU."""
+    s = copy.deepcopy(BASE)
+    kind = "direct" if name.endswith("direct") else "balancer"
+    s.update(name=name, kind=kind, round=rnd, block=block, balancer=None if kind == "direct" else name, **extra)
+    s["index"] = {"m1 direct": 0, "m2 direct": 1, "nginx": 2, "haproxy": 3}.get(name, 4)
+    s["ab"]["requests_per_second"] = rps
+    s["cpu_us_per_request"]["balancer"] = balancer_us if kind != "direct" else None
+    return s
+
+
+def run_of(rates: dict[str, list[float]]) -> dict:
+    """rounds of [m1, m2, balancer] blocks: rates[balancer] = [m1, m2, balancer rate] per round, flattened."""
+    samples, block = [], 0
+    for rnd in range(len(next(iter(rates.values()))) // 3):
+        for name, values in rates.items():
+            m1, m2, rate = values[3 * rnd : 3 * rnd + 3]
+            cpu = {"nginx": 30.0, "haproxy": 45.0}.get(name, 20.0)
+            samples += [fake("m1 direct", rnd + 1, block, m1), fake("m2 direct", rnd + 1, block, m2)]
+            samples.append(fake(name, rnd + 1, block, rate, cpu))
+            block += 1
+    for step, s in enumerate(samples, 1):
+        s["step"] = step
+    return bench.bench_summary({"started": "2026-11-24 07:00", "rounds": 3, "samples": samples})
+
+
+CLEAR = {
+    "nginx": [10000, 10000, 6000, 12000, 12000, 7000, 9000, 11000, 6200],
+    "haproxy": [10000, 10000, 5000, 8000, 8000, 4300, 10000, 10000, 5200],
+}
+
+
+def test_median_and_min_max_over_rounds() -> None:
+    run = run_of(CLEAR)
+    by = {t["name"]: t for t in run["targets"]}
+    assert [t["name"] for t in run["targets"]] == ["m1 direct", "m2 direct", "nginx", "haproxy"]
+    assert by["nginx"]["requests_per_second"] == {"median": 6200, "min": 6000, "max": 7000, "n": 3}
+    assert by["nginx"]["ratio_to_direct"] == {"median": 0.6, "min": 0.583, "max": 0.62, "n": 3}
+    assert by["haproxy"]["ratio_to_direct"] == {"median": 0.52, "min": 0.5, "max": 0.537, "n": 3}
+    assert by["m1 direct"]["requests_per_second"]["n"] == 6  # loaded beside each balancer in every round
+    assert by["nginx"]["p99_ms"] == {"median": 25.0, "min": 25.0, "max": 25.0, "n": 3}
+    assert by["nginx"]["cpu_us_per_request"]["balancer"]["median"] == 30.0
+    assert by["nginx"]["cpu_us_per_request"]["backends"]["median"] == 96.03
+
+
+def test_ratio_is_to_the_direct_rate_of_the_same_block() -> None:
+    run = run_of(CLEAR)
+    ratios = [(s["name"], s["round"], s["ratio_to_direct"]) for s in run["samples"] if s["kind"] != "direct"]
+    assert ratios == [
+        ("nginx", 1, 0.6), ("haproxy", 1, 0.5), ("nginx", 2, 0.583),
+        ("haproxy", 2, 0.537), ("nginx", 3, 0.62), ("haproxy", 3, 0.52),
+    ]  # fmt: skip
+
+
+def test_failed_and_non_2xx_are_summed_and_failures_listed() -> None:
+    samples = run_of(CLEAR)["samples"]
+    samples[2]["ab"] = {**samples[2]["ab"], "failed_requests": 3, "non_2xx": 2}
+    samples[8]["ab"] = {**samples[8]["ab"], "failed_requests": 1}
+    samples[14]["ab"] = {"ok": False, "error": "apr_socket_recv: Connection refused (111)"}
+    nginx = next(t for t in bench.bench_summary({"samples": samples})["targets"] if t["name"] == "nginx")
+    assert (nginx["failed_requests"], nginx["non_2xx"], nginx["rounds"]) == (4, 2, 2)
+    assert nginx["errors"] == ["apr_socket_recv: Connection refused (111)"]
+
+
+def test_verdict_when_the_ranges_are_apart() -> None:
+    assert run_of(CLEAR)["verdict"] == [
+        "nginx served 1.19\u00d7 haproxy (range 1.09-1.20 over 3 rounds); "
+        "nginx's balancer CPU per request is 0.67\u00d7 haproxy's (30 vs 45 µs)"
+    ]
+
+
+def test_verdict_when_the_ranges_overlap() -> None:
+    close = {**CLEAR, "haproxy": [10000, 10000, 5000, 8000, 8000, 4800, 10000, 10000, 5900]}
+    assert run_of(close)["verdict"] == [
+        "nginx and haproxy are not distinguishable on this machine: their ÷ direct ranges overlap "
+        "(0.58-0.62 and 0.50-0.60; nginx served 1.05\u00d7 haproxy, range 0.97-1.20 over 3 rounds); "
+        "nginx's balancer CPU per request is 0.67\u00d7 haproxy's (30 vs 45 µs)"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("rounds", "words"), [(1, "from 1 round (nginx served 1.20"), (2, "from 2 rounds (nginx served 1.14")]
+)
+def test_verdict_from_fewer_than_three_rounds_asks_for_more(rounds: int, words: str) -> None:
+    fewer = {name: values[: 3 * rounds] for name, values in CLEAR.items()}
+    (line,) = run_of(fewer)["verdict"]
+    assert line.startswith(f"nginx and haproxy are not distinguishable on this machine {words}")
+    assert "run benchmark_rounds=3 or more" in line
+
+
+def test_no_verdict_across_places_or_without_direct() -> None:
+    samples = run_of(CLEAR)["samples"]
+    for s in samples:
+        if s["name"] == "haproxy":
+            s["where"] = "VMs, emulated (TCG)"
+    run = bench.bench_summary({"samples": samples})
+    assert run["verdict"] == [
+        "nginx (containers) and haproxy (VMs, emulated (TCG)) ran in different places: their figures are not compared"
+    ]
+    assert next(t for t in run["targets"] if t["name"] == "haproxy")["ratio_to_direct"] is None
+    balancers = [s for s in run_of(CLEAR)["samples"] if s["kind"] != "direct"]
+    assert bench.bench_summary({"samples": balancers})["verdict"] == [
+        "nginx and haproxy: no ratio to direct for nginx and haproxy, so no verdict"
+    ]
+
+
+def test_verdict_without_balancer_cpu_says_so() -> None:
+    samples = run_of(CLEAR)["samples"]
+    for s in samples:
+        if s["name"] == "haproxy":
+            s["cpu_us_per_request"]["balancer"] = None
+    (line,) = bench.bench_summary({"samples": samples})["verdict"]
+    assert line.endswith("balancer CPU per request not measured for haproxy (no cgroup CPU time for its unit)")
+
+
+def test_summary_needs_samples() -> None:
+    with pytest.raises(AnsibleFilterError, match="at least one sample"):
+        bench.bench_summary({"samples": []})
+
+
+# --- report ---------------------------------------------------------------------------------
+
+
+def test_markdown_report() -> None:
+    run = {**run_of(CLEAR), "command": "ab -n 2000 URL", "machine": "2 vCPUs", "seconds": 245}
+    report = bench.bench_markdown(run)
+    assert (
+        "3 rounds of `ab -n 2000 URL` from the controller, on containers; 2 vCPUs. The run took 4 min 05 s." in report
+    )
+    assert "| nginx | containers | 3 | 6 200 (6 000-7 000) | 0.60 (0.58-0.62) | 2 | 25 | 0 | 0 |" in report
+    assert "| m1 direct | containers | 3 | 10 000 (8 000-12 000) | 1.00 (0.90-1.00) | 2 | 25 | 0 | 0 |" in report
+    assert "| haproxy | 9 | 45 | 96 | 150 | 13.5 | 2.12 |" in report
+    assert "| m1 direct | 9 | - | 96 | 105 | 13.5 | 2.12 |" in report
+    assert "- nginx served 1.19\u00d7 haproxy (range 1.09-1.20 over 3 rounds)" in report
+    assert "| 1 | 1 | m1 direct | 10 000 | 1.00 | 25 | 0 | 0 | 9, -, 96 |" in report
+
+
+def test_markdown_marks_failed_loads() -> None:
+    samples = run_of(CLEAR)["samples"]
+    samples[5]["ab"] = {"ok": False, "error": "site.yml failed (rc 2)"}
+    report = bench.bench_markdown(bench.bench_summary({"samples": samples}))
+    assert "| **haproxy** (FAILED 1 times: site.yml failed (rc 2)) | containers | 2 |" in report
+    assert "| haproxy | FAILED: site.yml failed (rc 2) |" in report
+
+
+def test_progress_line() -> None:
+    samples = run_of(CLEAR)["samples"][:3]
+    assert bench.bench_progress(samples, 83.4) == (
+        "round 1, load 3, nginx: 6 000 req/s, ÷ direct 0.60, p99 25 ms, 0 failed, 0 non-2xx; "
+        "CPU µs/request client 9, balancer 30, backends 96 [1 min 23 s]"
+    )
+    assert bench.bench_progress(samples[:2], 5).startswith("round 1, load 2, m2 direct: 10 000 req/s, p99 25 ms")
+    failed = [*samples[:2], {**samples[2], "ab": {"ok": False, "error": "no HTTP 200"}}]
+    assert bench.bench_progress(failed, 5) == "round 1, load 3, nginx: FAILED: no HTTP 200 [5 s]"
+
+
+@pytest.mark.parametrize(("seconds", "text"), [(12.4, "12 s"), (245, "4 min 05 s"), (3725, "1 h 02 min")])
+def test_duration(seconds: float, text: str) -> None:
+    assert bench.bench_duration(seconds) == text
