@@ -25,6 +25,11 @@ DOCUMENTATION = r"""
     - C(farm_endpoints) says where the farm answers for a balancer host and a balancer (URL, port,
       VIP), where that balancer's stats page and API are, and the share per backend: the one
       source for the roles, the proof, the benchmark and the tests.
+    - C(farm_backend_states) checks a change of one backend's state (playbooks/backend.yml) and
+      gives the balancer host's new record of states; C(farm_ipvs_state_argv) gives the ipvsadm
+      command that applies a state to the running IPVS table.
+    - C(farm_refusal) gives the error lines a daemon printed when it refused a configuration
+      (a failed C(validate)), for the failure message.
     - Every error names the host, the variable and the bad value.
   options:
     backend_address:
@@ -36,6 +41,11 @@ DOCUMENTATION = r"""
     backend_max_conns: {description: Connection cap per backend (nginx max_conns, HAProxy maxconn).}
     backend_backup: {description: Use the backend only when the others are down, default false.}
     backend_priority: {description: gobetween priority (lowest number served first); default 1, or 2 for a backup.}
+    backend_state:
+      description:
+        - ready (default), drain (no new requests, those in flight finish) or maint (out of rotation).
+        - Set by the balancer role from the balancer host's record (playbooks/backend.yml writes it),
+          not in the inventory.
 """
 
 EXAMPLES = r"""
@@ -66,7 +76,11 @@ BACKEND_DEFAULTS: dict[str, Any] = {
     "max_conns": None,
     "backup": False,
     "priority": None,
+    "state": "ready",
 }
+# A backend's state (playbooks/backend.yml): ready, drain (no new requests or connections, those
+# in flight finish), maint (out of rotation).
+BACKEND_STATES = ("ready", "drain", "maint")
 
 NGINX_METHODS = ("round_robin", "least_conn", "ip_hash", "hash")
 # nginx rejects "backup" in an upstream that uses one of these.
@@ -100,6 +114,12 @@ def _boolean(host: str, var: str, value: Any) -> bool:
     if isinstance(value, str) and value.strip().lower() in _BOOL_WORDS:
         return _BOOL_WORDS[value.strip().lower()]
     raise _fail(host, var, value, "is not a boolean: use true or false")
+
+
+def _state(host: str, var: str, value: Any) -> str:
+    if value not in BACKEND_STATES:
+        raise _fail(host, var, value, f"is not a backend state: use one of {', '.join(BACKEND_STATES)}")
+    return value
 
 
 def _address(host: str, hvars: Mapping[str, Any], what: str = "backend") -> str:
@@ -143,6 +163,7 @@ def farm_backends(hosts: Sequence[str] | None, hostvars: Mapping[str, Mapping[st
             "max_conns": None if raw["max_conns"] is None else _integer(host, "backend_max_conns", raw["max_conns"], 0),
             "backup": _boolean(host, "backend_backup", raw["backup"]),
             "priority": None if raw["priority"] is None else _integer(host, "backend_priority", raw["priority"], 0),
+            "state": _state(host, "backend_state", raw["state"]),
         }
         endpoint = (backend["address"], backend["port"])
         if endpoint in seen_endpoints:
@@ -179,6 +200,10 @@ def farm_nginx_servers(backends: list[Mapping[str, Any]], method: str = "round_r
             parts.append(f"max_conns={b['max_conns']}")
         if b["backup"]:
             parts.append("backup")
+        # open-source nginx has no drain: either state takes the server out, in-flight requests
+        # finish in the old workers of the graceful reload
+        if b.get("state", "ready") != "ready":
+            parts.append("down")
         lines.append(" ".join(parts))
     return lines
 
@@ -196,13 +221,17 @@ def farm_haproxy_servers(backends: list[Mapping[str, Any]], cookie: bool = True,
         parts = [b["name"], f"{b['address']}:{b['port']}"]
         if b["max_conns"]:
             parts.append(f"maxconn {b['max_conns']}")
-        parts.append(f"weight {b['weight']}")
+        # HAProxy's config has no drain keyword: weight 0 is what its runtime "state drain" does
+        # (no new sessions, those with its cookie still reach it); maint starts it "disabled".
+        parts.append(f"weight {0 if b.get('state') == 'drain' else b['weight']}")
         if cookie:
             parts.append(f"cookie {b['name']}")
         if check:
             parts.append("check")
         if b["backup"]:
             parts.append("backup")
+        if b.get("state") == "maint":
+            parts.append("disabled")
         lines.append(" ".join(parts))
     return lines
 
@@ -212,10 +241,13 @@ def farm_gobetween_static_list(backends: list[Mapping[str, Any]]) -> list[str]:
 
     gobetween's parser takes weight, then priority, in that order; a backup becomes priority 2.
     Its grammar has no per-backend connection cap, so backend_max_conns is refused here rather
-    than dropped (gobetween_lb_max_connections caps the whole server).
+    than dropped (gobetween_lb_max_connections caps the whole server). It has no per-backend state
+    either: a backend that is not ready is left out of the list.
     """
     entries = []
     for b in _check_list(backends):
+        if b.get("state", "ready") != "ready":
+            continue
         if b["max_conns"]:
             raise _fail(
                 b["name"],
@@ -248,13 +280,71 @@ def farm_ipvs_rules(
             raise _fail(b["name"], "backend_backup", True, "has no equivalent in IPVS: remove the backend or unset it")
         if method == "route" and b["port"] != port:
             raise _fail(b["name"], "backend_port", b["port"], f"must be the virtual port {port} with direct routing")
-        lines.append(f"-a -t {service} -r {b['address']}:{b['port']} {IPVS_METHODS[method]} -w {b['weight']}")
+        if b.get("state") == "maint":  # out of the table; drain is weight 0: no new connections
+            continue
+        weight = 0 if b.get("state") == "drain" else b["weight"]
+        lines.append(f"-a -t {service} -r {b['address']}:{b['port']} {IPVS_METHODS[method]} -w {weight}")
     return lines
+
+
+def farm_ipvs_state_argv(
+    backend: Mapping[str, Any],
+    state: str,
+    vip: str,
+    port: int = 80,
+    method: str = "masquerade",
+    present: bool = True,
+) -> list[str]:
+    """The ipvsadm command that puts one real server of the running table in `state`.
+
+    drain keeps it with weight 0 (its connections finish, no new ones), maint deletes it, ready
+    gives it its weight back, adding it again when maint had deleted it (present=False).
+    """
+    if method not in IPVS_METHODS:
+        raise AnsibleFilterError(f"IPVS method {method!r} is unknown: use one of {', '.join(IPVS_METHODS)}")
+    state = _state(str(backend.get("name")), "state", state)
+    target = ["-t", f"{vip}:{port}", "-r", f"{backend['address']}:{backend['port']}"]
+    if state == "maint":
+        return ["ipvsadm", "-d", *target]
+    weight = 0 if state == "drain" else backend["weight"]
+    return ["ipvsadm", "-e" if present else "-a", *target, IPVS_METHODS[method], "-w", str(weight)]
+
+
+def farm_backend_states(
+    record: Mapping[str, Any] | None, backends: list[Mapping[str, Any]], backend: Any, state: Any
+) -> dict[str, str]:
+    """The balancer host's record of states once `backend` is in `state` (ready ones are left out).
+
+    Refuses an unknown backend or state, and a change that leaves no backend ready, before
+    anything changes.
+    """
+    names = [b["name"] for b in _check_list(backends)]
+    if backend not in names:
+        raise AnsibleFilterError(
+            f"backend={backend!r} is not in the backends group: use one of {', '.join(names)} (-e backend=NAME)"
+        )
+    if state not in BACKEND_STATES:
+        raise AnsibleFilterError(f"state={state!r} is unknown: use one of {', '.join(BACKEND_STATES)} (-e state=NAME)")
+    # a record may name a backend that left the inventory since: it no longer counts
+    states = {name: str(value) for name, value in (record or {}).items() if name in names and value != "ready"}
+    if state == "ready":
+        states.pop(backend, None)
+    else:
+        states[backend] = state
+    if all(name in states for name in names):
+        listed = ", ".join(f"{name}: {states[name]}" for name in names)
+        raise AnsibleFilterError(
+            f"state={state} for {backend} would leave no backend ready ({listed}):"
+            " make another one ready first (-e backend=NAME -e state=ready)"
+        )
+    return states
 
 
 def farm_shares(backends: list[Mapping[str, Any]]) -> dict[str, float]:
     """Expected share of requests per active (non-backup) backend under weighted round-robin."""
-    active = [b for b in _check_list(backends) if not b["backup"] and b["weight"] > 0]
+    active = [
+        b for b in _check_list(backends) if not b["backup"] and b["weight"] > 0 and b.get("state", "ready") == "ready"
+    ]
     total = sum(b["weight"] for b in active)
     if not total:
         raise AnsibleFilterError("no backend can take traffic: every backend is a backup or has weight 0")
@@ -345,6 +435,25 @@ def farm_endpoints(
     }
 
 
+def farm_refusal(result: Mapping[str, Any] | None) -> str:
+    """What a daemon said when it refused a configuration: the error lines of a failed task's result.
+
+    A template's `validate` (haproxy -c, nginx -t, netplan generate) fails with "failed to
+    validate" and the checker's own output in stderr and stdout: those lines are what the user
+    needs, so they come first, the task's message only when the checker printed nothing.
+    """
+    result = result or {}
+    lines = [
+        line.rstrip()
+        for stream in ("stderr", "stdout")
+        for line in str(result.get(stream) or "").splitlines()
+        if line.strip()
+    ]
+    if not lines:
+        return str(result.get("msg") or "the check failed and printed nothing")
+    return " | ".join(lines)
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -358,4 +467,7 @@ class FilterModule:
             "farm_shares": farm_shares,
             "farm_endpoints": farm_endpoints,
             "farm_balancer_settings": farm_balancer_settings,
+            "farm_backend_states": farm_backend_states,
+            "farm_ipvs_state_argv": farm_ipvs_state_argv,
+            "farm_refusal": farm_refusal,
         }

@@ -8,8 +8,10 @@ import http.client
 import json
 import subprocess
 import sys
+import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from email.message import Message
@@ -96,6 +98,140 @@ def keep_alive_holds(address: str, port: int, path: str, requests: int = 3) -> b
         return True
     finally:
         conn.close()
+
+
+class Load:
+    """A bounded load on the farm while something changes: threads sending GETs over kept-alive
+    connections, counting every request as ok (2xx), non-2xx or failed (refused, reset, cut), and
+    when each backend last answered. Stops at `requests` requests or `seconds`, whichever is first.
+    Like a browser, it sends a GET again once when a kept-alive connection closes before the answer
+    (counted in `retried`, not in `failed`).
+
+        with Load(url) as load:
+            change_something()
+        assert load.failed == 0
+    """
+
+    def __init__(self, url: str, clients: int = 16, requests: int = 2_000_000, seconds: float = 300) -> None:
+        parsed = urllib.parse.urlsplit(url)
+        self.host, self.port, self.path = parsed.hostname or "", parsed.port or 80, parsed.path or "/"
+        self.clients, self.requests, self.seconds = clients, requests, seconds
+        self.ok = self.non_2xx = self.failed = 0
+        self.retried = 0  # requests sent again after a kept-alive connection closed (see _client)
+        self.errors: collections.Counter = collections.Counter()
+        self.last_seen: dict[str, float] = {}  # backend -> time.monotonic() of its last answer
+        self.started = self.stopped = 0.0
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    @property
+    def total(self) -> int:
+        return self.ok + self.non_2xx + self.failed
+
+    def __enter__(self) -> Load:
+        self.started = time.monotonic()
+        self._threads = [threading.Thread(target=self._client, daemon=True) for _ in range(self.clients)]
+        for thread in self._threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=30)
+        self.stopped = time.monotonic()
+
+    def _count(self, outcome: str, backend: str = "", error: str = "") -> bool:
+        """Count one request; false once the load has had its requests or its time."""
+        with self._lock:
+            setattr(self, outcome, getattr(self, outcome) + 1)
+            if backend:
+                self.last_seen[backend] = time.monotonic()
+            if error:
+                self.errors[error] += 1
+            return self.total < self.requests and time.monotonic() - self.started < self.seconds
+
+    def _client(self) -> None:
+        conn = None
+        reused = False  # the connection has carried a response already
+        retry = False
+        while not self._stop.is_set():
+            try:
+                if conn is None:
+                    conn = http.client.HTTPConnection(self.host, self.port, timeout=10)
+                    reused = False
+                conn.request("GET", self.path)
+                response = conn.getresponse()
+                response.read()
+                reused, retry = True, False
+                if response.will_close:
+                    conn.close()
+                    conn = None
+                if 200 <= response.status < 300:
+                    going = self._count("ok", response.getheader("X-Backend", "?"))
+                else:
+                    going = self._count("non_2xx", error=f"HTTP {response.status}")
+            except (OSError, http.client.HTTPException) as err:
+                if conn is not None:
+                    conn.close()
+                conn = None
+                # A kept-alive connection the server closed before any byte of the answer (a
+                # graceful reload closes idle ones): browsers and HTTP libraries send the GET again
+                # on a new connection (RFC 9112, 9.3.1). Once, and counted apart; a second failure,
+                # or one on a new connection, is a failed request.
+                if (
+                    reused
+                    and not retry
+                    and isinstance(err, (ConnectionResetError, BrokenPipeError, http.client.RemoteDisconnected))
+                ):
+                    retry = True
+                    with self._lock:
+                        self.retried += 1
+                    continue
+                retry = False
+                going = self._count("failed", error=type(err).__name__)
+                time.sleep(0.01)  # a refused connection returns at once: do not spin while nothing listens
+            if not going:
+                self._stop.set()
+        if conn is not None:
+            conn.close()
+
+    def since(self, backend: str, moment: float) -> bool:
+        """True if backend answered a request after moment (a time.monotonic() value)."""
+        return self.last_seen.get(backend, 0.0) > moment
+
+    def summary(self) -> str:
+        seconds = (self.stopped or time.monotonic()) - self.started
+        share = 100 * (self.failed + self.non_2xx) / self.total if self.total else 0.0
+        errors = ", ".join(f"{name} {count}" for name, count in self.errors.most_common()) or "none"
+        return (
+            f"{self.total} requests in {seconds:.1f} s ({self.total / seconds if seconds else 0:.0f}/s, "
+            f"{self.clients} clients): {self.ok} ok, {self.non_2xx} non-2xx, {self.failed} failed "
+            f"({share:.3f} %), {self.retried} sent again on a new connection; errors: {errors}"
+        )
+
+
+def wait_for_answer(url: str, timeout: float, every: float = 0.1) -> float | None:
+    """Seconds until url answers 200 again, or None if it did not within timeout."""
+    start = time.monotonic()
+    deadline = start + timeout
+    while time.monotonic() < deadline:
+        if fetch_quick(url) == 200:
+            return time.monotonic() - start
+        time.sleep(every)
+    return None
+
+
+def fetch_quick(url: str) -> int:
+    """The status of one GET with a short timeout; 0 when nothing answered."""
+    try:
+        with urllib.request.urlopen(url, timeout=2) as response:
+            return response.status
+    except urllib.error.HTTPError as err:
+        return err.code
+    except (urllib.error.URLError, OSError, http.client.HTTPException):
+        return 0
 
 
 if __name__ == "__main__":  # python farmcheck.py count URL N: what count_backends_in_netns runs

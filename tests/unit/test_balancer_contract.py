@@ -44,6 +44,11 @@ def test_every_balancer_role_has_a_default_port_for_its_endpoint(balancer: str) 
 
 def test_a_role_lacking_an_entry_point_is_caught(tmp_path: Path) -> None:
     (tmp_path / "tasks").mkdir()
-    for step in ("preflight", "install", "configure"):
+    for step in ("preflight", "install", "configure", "state"):
         (tmp_path / "tasks" / f"{step}.yml").write_text("---\n")
     assert missing_entry_points(tmp_path) == ["summary"]
+
+
+def test_the_contract_sets_a_backend_state() -> None:
+    assert "state" in CONTRACT["_balancer_entry_points"]
+    assert set(CONTRACT["_balancer_reuseport"]) <= set(BALANCERS)

@@ -30,6 +30,7 @@ def test_backends_read_inventory_with_defaults() -> None:
         "max_conns": 32,
         "backup": False,
         "priority": None,
+        "state": "ready",
     }
     assert [x["name"] for x in b] == ["m1", "m2"]
 
@@ -240,4 +241,7 @@ def test_filter_module_exposes_every_filter() -> None:
         "farm_shares",
         "farm_endpoints",
         "farm_balancer_settings",
+        "farm_backend_states",
+        "farm_ipvs_state_argv",
+        "farm_refusal",
     }
