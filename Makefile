@@ -9,16 +9,18 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk \
 	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping
 REPORTS := $(CURDIR)/reports
-ROLE_SCENARIOS := apache_backend nginx_lb haproxy_lb
+# Each role with a scenario of its own (roles/ROLE/molecule/default), in name order.
+ROLE_SCENARIOS := $(patsubst roles/%/molecule/default/molecule.yml,%,$(sort $(wildcard roles/*/molecule/default/molecule.yml)))
 export PATH := $(BIN):$(PATH)
 
-.PHONY: help deps docker image vm-image lab lab-destroy bench test unit lint molecule molecule-first-lane molecule-second-lane
+.PHONY: help deps docker image vm-image lab lab-destroy bench test unit lint docs stats-screenshot molecule molecule-first-lane molecule-second-lane
 
 help:
 	@echo "make lab          build the local lab (3 containers) and run site.yml on it (BALANCER=nginx|haproxy)"
 	@echo "make lab-destroy  remove the local lab"
 	@echo "make bench        every balancer and the backends under ab, side by side (BENCH_ARGS='-e benchmark_requests=100000')"
 	@echo "make test         unit tests, lint and every Molecule scenario"
+	@echo "make docs         docs/variables.md from the roles' argument_specs (stats-screenshot: docs/haproxy-stats.png)"
 
 deps: docker $(VENV)/.installed
 
@@ -68,18 +70,28 @@ vm-image: deps
 
 unit:
 	pytest tests/unit --junitxml=$(REPORTS)/unit.xml
+	pytest tests/zevenet -rs --junitxml=$(REPORTS)/zevenet.xml  # skips, saying why, without an appliance
 
 lint:
 	ruff check .
 	ruff format --check .
 	ansible-lint --profile production
 
+# The variable tables of docs/variables.md, generated from roles/*/meta/argument_specs.yml.
+docs:
+	python3 docs/variables.py
+
+# docs/haproxy-stats.png from the running lab (make lab, with HAProxy) and Chromium.
+STATS_URL ?= http://172.30.56.4:9999/stats
+stats-screenshot:
+	python3 docs/stats_screenshot.py --url $(STATS_URL)
+
 # Every scenario, one junit report each: the farm's (molecule/*) and each role's, in two lanes
-# side by side (the container work fills the time Ansible spends waiting on the VMs):
-# the longest scenario, vm_farm, alone in the second; every other one in the first, containers
-# first, then the other VM scenarios. Each lane has its log in reports/; the second lane's is
+# side by side (the container work fills the time Ansible spends waiting on the VMs): the VM
+# scenarios in the second (with Mitogen they take about as long as the containers' together);
+# every container scenario, one at a time, in the first. Each lane has its log in reports/; the second lane's is
 # printed when both are done, and a failed lane's failures are printed again at the very end.
-SECOND_LANE := vm_farm
+SECOND_LANE := vm_farm ipvs_single
 VM_SCENARIOS = $(shell grep -l 'resources/vm/create.yml' molecule/*/molecule.yml | cut -d/ -f2)
 CONTAINER_SCENARIOS = $(filter-out $(VM_SCENARIOS),$(shell cd molecule && ls */molecule.yml | cut -d/ -f1))
 FIRST_LANE_VM_SCENARIOS = $(filter-out $(SECOND_LANE),$(VM_SCENARIOS))

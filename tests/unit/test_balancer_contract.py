@@ -13,6 +13,9 @@ CONTRACT = yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())
 BALANCERS = list(CONTRACT["_balancer_units"])
 # The lifecycle that roles/balancer writes once for every daemon.
 SHARED_STEPS = {"prepare", "start", "stop"}
+# Balancers without a unit on the balancer host (an appliance): their roles start and stop them.
+UNITLESS = [name for name, unit in CONTRACT["_balancer_units"].items() if unit is None]
+OWN_LIFECYCLE = {"start", "stop"}
 
 
 def missing_entry_points(role_dir: Path) -> list[str]:
@@ -33,7 +36,13 @@ def test_every_balancer_role_provides_every_entry_point(balancer: str) -> None:
 @pytest.mark.parametrize("balancer", BALANCERS)
 def test_no_balancer_role_repeats_the_shared_lifecycle(balancer: str) -> None:
     tasks = {p.stem for p in (REPO / "roles" / f"{balancer}_lb" / "tasks").glob("*.yml")}
-    assert tasks & SHARED_STEPS == set()
+    assert tasks & (SHARED_STEPS - (OWN_LIFECYCLE if balancer in UNITLESS else set())) == set()
+
+
+@pytest.mark.parametrize("balancer", UNITLESS)
+def test_a_balancer_without_a_unit_starts_and_stops_through_its_role(balancer: str) -> None:
+    tasks = {p.stem for p in (REPO / "roles" / f"{balancer}_lb" / "tasks").glob("*.yml")}
+    assert tasks >= OWN_LIFECYCLE
 
 
 @pytest.mark.parametrize("balancer", BALANCERS)

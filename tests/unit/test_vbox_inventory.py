@@ -12,7 +12,7 @@ from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
 from farmcheck import BALANCERS, REPO
 
-from filter_plugins import farm
+from filter_plugins import farm, zevenet
 
 INVENTORY = REPO / "inventory" / "vbox"
 
@@ -54,6 +54,8 @@ def render(balancer: str, backends: list[dict], hostvars: HostVars) -> list[str]
         return farm.farm_gobetween_static_list(backends)
     if balancer == "ipvs":
         return farm.farm_ipvs_rules(backends, var("vip"), var("port"), var("scheduler"), var("method"))
+    if balancer == "zevenet":
+        return zevenet.farm_zevenet_backends(backends, var("profile"), var("weight_policy"))
     raise AssertionError(f"no renderer known for balancer {balancer}: add it to this test")
 
 
