@@ -17,7 +17,8 @@ export PATH := $(BIN):$(PATH)
 
 help:
 	@echo "make lab          build the local lab (3 containers) and run site.yml on it (BALANCER=nginx|haproxy)"
-	@echo "make lab-destroy  remove the local lab"
+	@echo "                  HA=1: two balancers m3, m4 sharing the floating address 172.30.56.10 (keepalived)"
+	@echo "make lab-destroy  remove the local lab (a pair's m4 too)"
 	@echo "make bench        every balancer and the backends under ab, side by side (BENCH_ARGS='-e benchmark_requests=100000')"
 	@echo "make test         unit tests, lint and every Molecule scenario"
 	@echo "make docs         docs/variables.md from the roles' argument_specs (stats-screenshot: docs/haproxy-stats.png)"
@@ -50,8 +51,10 @@ $(VENV)/.installed: requirements.txt
 image: deps
 	ansible-playbook playbooks/lab_image.yml
 
+# HA=1: a pair of balancers (m3, m4) sharing the floating address .10 (inventory/local-ha).
+LAB_INVENTORY = $(if $(HA),-i inventory/local -i inventory/local-ha)
 lab: deps
-	ansible-playbook playbooks/lab.yml $(if $(BALANCER),-e balancer=$(BALANCER))
+	ansible-playbook $(LAB_INVENTORY) playbooks/lab.yml $(if $(BALANCER),-e balancer=$(BALANCER))
 
 lab-destroy: deps
 	ansible-playbook playbooks/lab_destroy.yml

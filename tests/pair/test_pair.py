@@ -1,0 +1,108 @@
+"""A pair of balancers sharing a floating address: one holds it, and it moves when that one fails.
+
+The failover tests load the farm through the floating address from this machine (a bounded
+client: 4 threads, 22 s, a 2 s timeout per request), break the balancer that holds the address,
+and time what the client saw. Each test restores the pair before it ends.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+
+import pytest
+from loadcheck import Load, LoadResult
+
+LOAD_SECONDS = 22.0
+BREAK_AT = 4.0  # seconds of normal traffic first
+RESTORE_AT = 11.0
+CLIENT_TIMEOUT = 2.0  # a request that hangs longer counts as failed
+# Generous on purpose: a busy CI machine must not flake; the measured windows are far shorter.
+MAX_WINDOW = 10.0
+
+
+def test_keepalived_runs_on_every_balancer(pair) -> None:
+    for name in pair.balancers:
+        keepalived = pair.farm.host(name).service("keepalived")
+        assert keepalived.is_running, name
+        assert keepalived.is_enabled, name
+
+
+def test_the_address_is_on_exactly_one_balancer(pair) -> None:
+    holder = pair.wait_for_holder()
+    assert pair.state(holder) == "MASTER"
+    for name in set(pair.balancers) - {holder}:
+        assert pair.state(name) == "BACKUP", name
+
+
+def test_live_configuration_passes_keepalived_check(pair) -> None:
+    for name in pair.balancers:
+        check = pair.farm.host(name).run("keepalived --config-test --use-file /etc/keepalived/keepalived.conf")
+        assert check.rc == 0, f"{name}: {check.stderr}"
+
+
+def failover(pair, what: str, break_it: Callable[[str], None], restore_it: Callable[[str], None]) -> LoadResult:
+    """Load the farm, break the holder at BREAK_AT, restore it at RESTORE_AT; check and print the figures."""
+    master = pair.wait_for_holder()
+    moved_to = back_on = "?"
+    with Load(pair.farm.url, seconds=LOAD_SECONDS, workers=4, timeout=CLIENT_TIMEOUT) as load:
+        time.sleep(BREAK_AT)
+        broken = load.mark("broken")
+        try:
+            break_it(master)
+            moved_to = pair.wait_for_holder(other_than=master)
+            moved = load.mark("moved")
+            time.sleep(max(0.0, RESTORE_AT - load.now()))
+        finally:
+            restored = load.mark("restored")
+            restore_it(master)
+        # nopreempt: the address stays where it went; else the higher priority takes it back
+        back_on = pair.wait_for_holder(wanted=moved_to if pair.nopreempt else master, timeout=30)
+        settled = load.mark("settled")
+    result = load.result
+    print(
+        f"\n{what} on {master} ({pair.farm.balancer}, {result.requests} requests in {result.duration:.1f} s):"
+        f"\n  address on {moved_to} {moved - broken:.2f} s later;"
+        f" {len(result.failures_between(broken, restored))} failed,"
+        f" window {result.window_seconds(broken, restored):.2f} s,"
+        f" longest without a reply {result.longest_silence(broken, restored):.2f} s"
+        f"\n  restored: address on {back_on} {settled - restored:.2f} s later"
+        f" ({'nopreempt' if pair.nopreempt else 'preempted'});"
+        f" {len(result.failures_between(restored))} failed, window {result.window_seconds(restored):.2f} s,"
+        f" longest without a reply {result.longest_silence(restored):.2f} s"
+        f"\n  errors {result.errors()}"
+    )
+    try:
+        assert result.window_seconds(broken, restored) < MAX_WINDOW, result.summary(broken, restored)
+        assert result.window_seconds(restored) < MAX_WINDOW, result.summary(restored)
+        # once the address has settled (plus one client timeout for requests already under way),
+        # every request succeeds: until the restore, and to the end of the load
+        grace = CLIENT_TIMEOUT + 0.5
+        assert not result.failures_between(moved + grace, restored), result.summary(broken, restored)
+        assert not result.failures_between(settled + grace), result.summary(restored)
+        assert result.succeeded_after(settled + grace) > 0, "no traffic after the pair settled"
+    except AssertionError as err:
+        raise AssertionError(f"{err}\n{pair.diagnose(result)}") from None
+    return result
+
+
+def test_stopped_balancer_moves_the_address(pair) -> None:
+    def stop(name: str) -> None:
+        pair.farm.host(name).run_test(f"systemctl stop {pair.unit}")
+
+    def start(name: str) -> None:
+        pair.farm.host(name).run_test(f"systemctl start {pair.unit}")
+
+    failover(pair, f"{pair.unit} stopped (the track script notices)", stop, start)
+
+
+def test_silent_balancer_host_is_replaced(pair) -> None:
+    """A frozen container sends no last advert: the others wait for three missed adverts."""
+    if not pair.farm.hostvars[pair.balancers[0]].get("ansible_connection", "").endswith("docker"):
+        pytest.skip("the balancers are not containers this machine can pause")
+    failover(
+        pair,
+        "container paused (no last advert)",
+        lambda name: pair.docker("pause", pair.container(name)),
+        lambda name: pair.docker("unpause", pair.container(name)),
+    )
