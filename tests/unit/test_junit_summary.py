@@ -3,27 +3,32 @@ from pathlib import Path
 import junit_summary
 
 REPORT = """<?xml version="1.0"?>
-<testsuites><testsuite name="pytest" tests="{tests}" failures="{failures}" errors="{errors}" skipped="{skipped}">
+<testsuites><testsuite name="pytest" tests="{tests}" failures="{failures}" errors="{errors}"
+ skipped="{skipped}" time="{time}">
 </testsuite></testsuites>"""
 
 
-def write(tmp_path: Path, name: str, **counts: int) -> str:
+def write(tmp_path: Path, name: str, **counts: float) -> str:
     path = tmp_path / name
-    path.write_text(REPORT.format(**{"failures": 0, "errors": 0, "skipped": 0, **counts}))
+    path.write_text(REPORT.format(**{"failures": 0, "errors": 0, "skipped": 0, "time": 1.5, **counts}))
     return str(path)
 
 
-def test_summary_adds_up_every_report(tmp_path, capsys) -> None:
-    paths = [write(tmp_path, "a.xml", tests=10, skipped=2), write(tmp_path, "b.xml", tests=5)]
+def test_summary_adds_up_every_report_in_pytests_words(tmp_path, capsys) -> None:
+    paths = [write(tmp_path, "a.xml", tests=10, skipped=2, time=100.25), write(tmp_path, "b.xml", tests=5)]
     assert junit_summary.main(paths) == 0
-    assert capsys.readouterr().out.splitlines()[-1] == "lbfarm: 13 passed, 0 failed, 2 skipped"
+    last = capsys.readouterr().out.splitlines()[-1]
+    assert last.strip("=") == " 13 passed, 2 skipped in 101.75s (0:01:41) "
+    assert last.startswith("==")
+    assert last.endswith("==")
 
 
 def test_summary_fails_on_failures_and_errors(tmp_path, capsys) -> None:
-    paths = [write(tmp_path, "a.xml", tests=4, failures=1, errors=1)]
+    paths = [write(tmp_path, "a.xml", tests=4, failures=1, errors=1, time=2)]
     assert junit_summary.main(paths) == 1
-    assert capsys.readouterr().out.splitlines()[-1] == "lbfarm: 2 passed, 2 failed, 0 skipped"
+    assert capsys.readouterr().out.splitlines()[-1].strip("=") == " 1 failed, 2 passed, 1 error in 2.00s "
 
 
-def test_summary_fails_when_nothing_passed(tmp_path) -> None:
+def test_summary_fails_when_nothing_passed(tmp_path, capsys) -> None:
     assert junit_summary.main([write(tmp_path, "a.xml", tests=0)]) == 1
+    assert "no tests ran" in capsys.readouterr().out
