@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk \
-	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping
+	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping keepalived
 REPORTS := $(CURDIR)/reports
 # Each role with a scenario of its own (roles/ROLE/molecule/default), in name order.
 ROLE_SCENARIOS := $(patsubst roles/%/molecule/default/molecule.yml,%,$(sort $(wildcard roles/*/molecule/default/molecule.yml)))

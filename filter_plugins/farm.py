@@ -18,7 +18,8 @@ DOCUMENTATION = r"""
       C(backend_*) variables into one validated list of dicts.
     - C(farm_nginx_servers), C(farm_haproxy_servers), C(farm_gobetween_static_list) render that
       list as the arguments of nginx C(server) lines, HAProxy C(server) lines and gobetween
-      C(static_list) entries; C(farm_ipvs_rules) renders it as C(ipvsadm-restore) lines.
+      C(static_list) entries; C(farm_ipvs_rules) renders it as C(ipvsadm-restore) lines and
+      C(farm_ipvs_keepalived) as keepalived's C(virtual_server) block with an HTTP check per real server.
     - C(farm_shares) gives the share of requests each backend should get from its weight.
     - C(farm_balancer_settings) gives a balancer host's C(<name>_lb_*) values (the inventory's,
       else the role's defaults), for roles on other hosts such as the IPVS real servers.
@@ -60,6 +61,10 @@ _haproxy_servers: "{{ _backends | farm_haproxy_servers(cookie=true, check=true) 
 
 _shares: "{{ _backends | farm_shares }}"
 # {'m1': 0.6667, 'm2': 0.3333}
+
+_keepalived: "{{ _backends | farm_ipvs_keepalived('192.168.100.1', 80, 'wrr', check={'path': '/'}) }}"
+# ['virtual_server 192.168.100.1 80 {', '    delay_loop 2', '    lb_algo wrr', '    lb_kind NAT', ...,
+#  '    real_server 192.168.56.2 80 {', '        weight 2', '        HTTP_GET {', ...]
 
 _endpoints: "{{ hostvars[groups['balancers'][0]] | farm_endpoints(balancer, _backends) }}"
 # {'balancer': 'haproxy', 'host': 'm3', 'address': '192.168.56.4', 'port': 80, 'vip': None,
@@ -265,16 +270,15 @@ IPVS_SCHEDULERS = ("rr", "wrr", "lc", "wlc", "sh")
 IPVS_METHODS = {"masquerade": "-m", "route": "-g"}
 
 
-def farm_ipvs_rules(
-    backends: list[Mapping[str, Any]], vip: str, port: int = 80, scheduler: str = "rr", method: str = "masquerade"
-) -> list[str]:
-    """The virtual service and its real servers, as ipvsadm-restore lines."""
+def _ipvs_real_servers(
+    backends: list[Mapping[str, Any]], port: int, scheduler: str, method: str
+) -> list[tuple[str, int, int]]:
+    """(address, port, weight) of each real server in the table: maint left out, drain weight 0."""
     if scheduler not in IPVS_SCHEDULERS:
         raise AnsibleFilterError(f"IPVS scheduler {scheduler!r} is unknown: use one of {', '.join(IPVS_SCHEDULERS)}")
     if method not in IPVS_METHODS:
         raise AnsibleFilterError(f"IPVS method {method!r} is unknown: use one of {', '.join(IPVS_METHODS)}")
-    service = f"{vip}:{port}"
-    lines = [f"-A -t {service} -s {scheduler}"]
+    servers = []
     for b in _check_list(backends):
         if b["backup"]:
             raise _fail(b["name"], "backend_backup", True, "has no equivalent in IPVS: remove the backend or unset it")
@@ -282,9 +286,78 @@ def farm_ipvs_rules(
             raise _fail(b["name"], "backend_port", b["port"], f"must be the virtual port {port} with direct routing")
         if b.get("state") == "maint":  # out of the table; drain is weight 0: no new connections
             continue
-        weight = 0 if b.get("state") == "drain" else b["weight"]
-        lines.append(f"-a -t {service} -r {b['address']}:{b['port']} {IPVS_METHODS[method]} -w {weight}")
-    return lines
+        servers.append((b["address"], b["port"], 0 if b.get("state") == "drain" else b["weight"]))
+    return servers
+
+
+def farm_ipvs_rules(
+    backends: list[Mapping[str, Any]], vip: str, port: int = 80, scheduler: str = "rr", method: str = "masquerade"
+) -> list[str]:
+    """The virtual service and its real servers, as ipvsadm-restore lines (and as ipvsadm -Sn prints them)."""
+    service = f"{vip}:{port}"
+    return [f"-A -t {service} -s {scheduler}"] + [
+        f"-a -t {service} -r {address}:{rs_port} {IPVS_METHODS[method]} -w {weight}"
+        for address, rs_port, weight in _ipvs_real_servers(backends, port, scheduler, method)
+    ]
+
+
+# keepalived's names of the forwarding methods (lb_kind), and the HTTP check's settings.
+KEEPALIVED_LB_KINDS = {"masquerade": "NAT", "route": "DR"}
+KEEPALIVED_CHECK = {"path": "/", "status": 200, "interval": 2, "connect_timeout": 2, "retries": 1, "retry_delay": 1}
+
+
+def farm_ipvs_keepalived(
+    backends: list[Mapping[str, Any]],
+    vip: str,
+    port: int = 80,
+    scheduler: str = "rr",
+    method: str = "masquerade",
+    check: Mapping[str, Any] | None = None,
+) -> list[str]:
+    """The same virtual service as keepalived's virtual_server block, an HTTP_GET check per real server.
+
+    keepalived's checker (keepalived -C) then owns the table: a real server whose check fails
+    leaves it, and comes back with its weight once the check passes again.
+    """
+    check = {**KEEPALIVED_CHECK, **(check or {})}
+    path = str(check["path"])
+    if not path.startswith("/") or re.search(r"[\s\"{}!#]", path):
+        raise AnsibleFilterError(f"ipvs_lb_check_path={path!r} must be a URL path starting with / without spaces")
+    numbers = {}
+    for key, low, high in (
+        ("status", 100, 599),
+        ("interval", 1, None),
+        ("connect_timeout", 1, None),
+        ("retries", 0, None),
+        ("retry_delay", 0, None),
+    ):
+        try:
+            numbers[key] = _integer("", key, check[key], low, high)
+        except AnsibleFilterError as err:  # "backend : key=value why" -> the variable's own name
+            raise AnsibleFilterError(f"ipvs_lb_check_{str(err).split(': ', 1)[1]}") from None
+    lines = [
+        f"virtual_server {vip} {port} {{",
+        f"    delay_loop {numbers['interval']}",
+        f"    lb_algo {scheduler}",
+        f"    lb_kind {KEEPALIVED_LB_KINDS[method]}",
+        "    protocol TCP",
+    ]
+    for address, rs_port, weight in _ipvs_real_servers(backends, port, scheduler, method):
+        lines += [
+            f"    real_server {address} {rs_port} {{",
+            f"        weight {weight}",
+            "        HTTP_GET {",
+            "            url {",
+            f"                path {path}",
+            f"                status_code {numbers['status']}",
+            "            }",
+            f"            connect_timeout {numbers['connect_timeout']}",
+            f"            retry {numbers['retries']}",
+            f"            delay_before_retry {numbers['retry_delay']}",
+            "        }",
+            "    }",
+        ]
+    return [*lines, "}"]
 
 
 def farm_ipvs_state_argv(
@@ -464,6 +537,7 @@ class FilterModule:
             "farm_haproxy_servers": farm_haproxy_servers,
             "farm_gobetween_static_list": farm_gobetween_static_list,
             "farm_ipvs_rules": farm_ipvs_rules,
+            "farm_ipvs_keepalived": farm_ipvs_keepalived,
             "farm_shares": farm_shares,
             "farm_endpoints": farm_endpoints,
             "farm_balancer_settings": farm_balancer_settings,

@@ -59,6 +59,10 @@ class Farm:
 
         return testinfra.get_host(f"ansible://{name}", ansible_inventory=self.inventory)
 
+    def ipvs_table(self) -> str:
+        """The balancer host's IPVS table (ipvsadm -Ln)."""
+        return self.host(self.balancer_host).check_output("ipvsadm -Ln")
+
     def require_running_balancer(self) -> None:
         """Skip, saying why, where the chosen balancer cannot run on this machine."""
         if self.balancer == "gobetween" and not os.environ.get("LBFARM_GOBETWEEN_ARCHIVE"):

@@ -11,7 +11,8 @@ from filter_plugins.gobetween import gobetween_config_errors
 testinfra_hosts = ["balancers"]
 
 CONFIG_CHECK = {"nginx": "nginx -t", "haproxy": "haproxy -c -f /etc/haproxy/haproxy.cfg"}
-# IPVS lives in the kernel: its unit puts the VIP and the table in place, no process runs.
+# IPVS lives in the kernel: its unit puts the VIP in place and keepalived's checker fills the
+# table (or, in the plain mode, the unit loads it and no process runs).
 # Zevenet runs on its own appliance: nothing of it on the balancer host.
 PROCESSES = set(BALANCERS) - {"ipvs", "zevenet"}
 
@@ -46,6 +47,8 @@ def test_other_balancers_are_stopped_and_disabled(host, farm) -> None:
         assert not re.search(r"^(TCP|UDP)\s", host.check_output("ipvsadm -Ln"), re.M), "an IPVS service is left"
         vip = farm_filters.farm_balancer_settings(farm.hostvars[farm.balancer_host], "ipvs")["vip"]
         assert vip + "/" not in host.check_output("ip -br addr"), "the IPVS VIP is left"
+        if not farm.hostvars[farm.balancer_host].get("lab_vip"):  # a pair's keepalived holds its address
+            assert not host.process.filter(comm="keepalived"), "IPVS's keepalived checker still runs"
 
 
 def test_stats_port_is_open_only_with_haproxy(host, farm) -> None:
@@ -55,8 +58,18 @@ def test_stats_port_is_open_only_with_haproxy(host, farm) -> None:
 def test_live_configuration_passes_the_balancer_own_check(host, farm) -> None:
     if farm.balancer == "gobetween":  # no check flag: lbfarm's own check of what gobetween reads
         assert gobetween_config_errors(host.file("/etc/gobetween.toml").content_string) == []
-    elif farm.balancer == "ipvs":  # what the kernel runs is what the rules file says
+    elif farm.balancer == "ipvs" and farm.setting("checker") == "keepalived":
+        # keepalived's own check of the live file, and the table its checker built from it: with
+        # every real server healthy, the virtual service as the rules of the plain mode say it
+        assert host.run("keepalived --config-test --use-file /etc/lbfarm/ipvs-keepalived.conf").rc == 0
+        wanted = farm_filters.farm_ipvs_rules(
+            farm.backends, farm.setting("vip"), farm.setting("port"), farm.setting("scheduler"), farm.setting("method")
+        )
+        assert set(host.check_output("ipvsadm -Sn").split("\n")) == set(wanted)
+        assert not host.file("/etc/lbfarm-ipvs.rules").exists, "the plain mode's rules are left"
+    elif farm.balancer == "ipvs":  # the plain mode: what the kernel runs is what the rules file says
         wanted = host.file("/etc/lbfarm-ipvs.rules").content_string.split("\n")
         assert set(host.check_output("ipvsadm -Sn").split("\n")) == {line for line in wanted if line}
+        assert not host.file("/etc/lbfarm/ipvs-keepalived.conf").exists, "keepalived's configuration is left"
     else:
         assert host.run(CONFIG_CHECK[farm.balancer]).rc == 0

@@ -10,8 +10,10 @@ count there, not as failures).
         ...  # break something, wait
     print(load.result.summary())
 
-Run alone (python tests/pair/loadcheck.py URL SECONDS [--keep-alive]) it prints the summary, for
-measuring by hand in a lab: only ever against the lab's own addresses.
+Run alone (python tests/loadcheck.py URL SECONDS [--keep-alive] [--json]) it prints the summary,
+for measuring by hand in a lab: only ever against the lab's own addresses. With --json it prints
+the start time (time.time()) and every request's outcome instead, for a test that runs the load
+where it cannot itself, e.g. in a lab client's network namespace (LoadResult.from_json).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import contextlib
 import errno
 import http.client
 import itertools
+import json
 import socket
 import struct
 import threading
@@ -82,6 +85,18 @@ class LoadResult:
         ends = sorted(o.end for o in self.outcomes if o.ok and start <= o.end < end)
         points = [start, *ends, min(end, self.duration)]
         return max((b - a for a, b in itertools.pairwise(points)), default=0.0)
+
+    def to_json(self, started: float) -> str:
+        """The record, with the wall-clock time the load began (time.time()) to line it up with others."""
+        rows = [[o.start, o.end, o.ok, o.error] for o in self.outcomes]
+        return json.dumps({"started": started, "duration": self.duration, "outcomes": rows})
+
+    @classmethod
+    def from_json(cls, text: str) -> tuple[LoadResult, float]:
+        """The record printed by to_json, and the wall-clock time the load began."""
+        data = json.loads(text)
+        outcomes = [Outcome(start, end, ok, error) for start, end, ok, error in data["outcomes"]]
+        return cls(outcomes=outcomes, duration=data["duration"]), data["started"]
 
     def errors(self) -> dict[str, int]:
         counts: dict[str, int] = {}
@@ -226,9 +241,14 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=2.0)
     parser.add_argument("--keep-alive", action="store_true")
     parser.add_argument("--rate", type=float, default=400.0, help="requests per second, all workers together")
+    parser.add_argument("--json", action="store_true", help="print every outcome as JSON (LoadResult.from_json)")
     args = parser.parse_args()
+    started = time.time()
     load = Load(args.url, args.seconds, args.workers, args.timeout, args.keep_alive, rate=args.rate).start()
     result = load.wait()
+    if args.json:
+        print(result.to_json(started))
+        return
     print(result.summary())
     for o in result.failures[:20]:
         print(f"  failed {o.start:7.2f}-{o.end:7.2f} s {o.error}")

@@ -1,0 +1,65 @@
+"""What a dead real server costs in requests while keepalived's checker notices it (IPVS).
+
+From the lab client, a bounded paced load through the VIP; Apache is stopped on m1; keepalived's
+HTTP check fails, m1 leaves the table, and from then on every request is answered by the others.
+The requests failed in between are the price of the check window: printed, and bounded by it.
+Measured under emulation (TCG) here: the window's length depends on the VM's speed.
+"""
+
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from farmcheck import wait_until
+from loadcheck import LoadResult
+
+testinfra_hosts = ["balancers"]
+
+LOAD_SECONDS = 30
+STOP_AFTER = 5  # seconds of load before Apache stops on the first backend
+CLIENT_TIMEOUT = 2.0
+LOADCHECK = Path(__file__).resolve().parents[1] / "loadcheck.py"
+
+
+def in_table(farm, backend: dict) -> bool:
+    return bool(re.search(rf"->\s+{re.escape(backend['address'])}:{backend['port']}\s", farm.ipvs_table()))
+
+
+def test_dead_real_server_leaves_the_table_and_costs_only_the_check_window(farm) -> None:
+    if farm.balancer != "ipvs" or farm.setting("checker") != "keepalived":
+        pytest.skip("the balancer is not IPVS with keepalived's checker")
+    if not farm.lab_client:
+        pytest.skip("no lab client to send the load from")
+    dead = farm.backends[0]
+    apache = farm.host(dead["name"])
+    load = subprocess.Popen(
+        ["ip", "netns", "exec", farm.lab_client["netns"], sys.executable, str(LOADCHECK), farm.url,
+         str(LOAD_SECONDS), "--workers", "4", "--rate", "100", "--timeout", str(CLIENT_TIMEOUT), "--json"],
+        stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        time.sleep(STOP_AFTER)
+        stopped = time.time()
+        apache.run_test("systemctl stop apache2")
+        assert wait_until(lambda: not in_table(farm, dead), timeout=20), farm.ipvs_table()
+        left = time.time()
+        out, _ = load.communicate(timeout=LOAD_SECONDS + 30)
+    finally:
+        apache.run_test("systemctl start apache2")
+        if load.poll() is None:
+            load.kill()
+    result, started = LoadResult.from_json(out)
+    stop_at, left_at = stopped - started, left - started
+    figures = (
+        f"{result.summary()}; Apache stopped at {stop_at:.2f} s, {dead['name']} out of the table by {left_at:.2f} s; "
+        f"failed after that: {len(result.failures_between(left_at + CLIENT_TIMEOUT))}"
+    )
+    print(figures)
+    assert result.succeeded_after(left_at + CLIENT_TIMEOUT) > 0, figures
+    # before the stop nothing failed; after the checker acted (and the client's timeout) nothing failed
+    assert result.failures_between(0, stop_at) == [], figures
+    assert result.failures_between(left_at + CLIENT_TIMEOUT) == [], figures
+    assert wait_until(lambda: in_table(farm, dead), timeout=30), f"{dead['name']} not back: {farm.ipvs_table()}"
