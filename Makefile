@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk \
-	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping keepalived
+	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping curl keepalived
 REPORTS := $(CURDIR)/reports
 # Each role with a scenario of its own (roles/ROLE/molecule/default), in name order.
 ROLE_SCENARIOS := $(patsubst roles/%/molecule/default/molecule.yml,%,$(sort $(wildcard roles/*/molecule/default/molecule.yml)))
@@ -18,7 +18,9 @@ export PATH := $(BIN):$(PATH)
 help:
 	@echo "make lab          build the local lab (3 containers) and run site.yml on it (BALANCER=nginx|haproxy)"
 	@echo "                  HA=1: two balancers m3, m4 sharing the floating address 172.30.56.10 (keepalived)"
-	@echo "make lab-destroy  remove the local lab (a pair's m4 too)"
+	@echo "make lab LAB=vm   the same lab in three QEMU VMs, IPVS by default (BALANCER=ipvs|nginx|haproxy);"
+	@echo "                  reach it with: ip netns exec lbfarm-lab curl http://192.168.100.1/"
+	@echo "make lab-destroy  remove the local lab (a pair's m4 too) and the VM lab"
 	@echo "make bench        every balancer and the backends under ab, side by side (BENCH_ARGS='-e benchmark_requests=100000')"
 	@echo "make test         unit tests, lint and every Molecule scenario"
 	@echo "make docs         docs/variables.md from the roles' argument_specs (stats-screenshot: docs/haproxy-stats.png)"
@@ -52,12 +54,22 @@ image: deps
 	ansible-playbook playbooks/lab_image.yml
 
 # HA=1: a pair of balancers (m3, m4) sharing the floating address .10 (inventory/local-ha).
+# LAB=vm: the farm in three QEMU VMs (inventory/vm, run directory .lab/vm), with Mitogen as in the
+# VM scenarios: one Python per VM instead of one per task, which costs seconds under TCG.
 LAB_INVENTORY = $(if $(HA),-i inventory/local -i inventory/local-ha)
-lab: deps
+VM_LAB_ENV = ANSIBLE_STRATEGY_PLUGINS=$(CURDIR)/molecule/resources/vm/plugins/strategy \
+	ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_TIMEOUT=60
+lab: deps $(if $(filter vm,$(LAB)),vm-image)
+ifeq ($(LAB),vm)
+	$(VM_LAB_ENV) ansible-playbook -i inventory/vm playbooks/lab_vm.yml $(if $(BALANCER),-e balancer=$(BALANCER))
+else
 	ansible-playbook $(LAB_INVENTORY) playbooks/lab.yml $(if $(BALANCER),-e balancer=$(BALANCER))
+endif
 
+# Everything make lab made: the containers and network, and the VM lab (nothing when there is none).
 lab-destroy: deps
 	ansible-playbook playbooks/lab_destroy.yml
+	ansible-playbook -i inventory/vm playbooks/lab_vm_destroy.yml
 
 bench: lab
 	ansible-playbook playbooks/benchmark.yml $(BENCH_ARGS)
