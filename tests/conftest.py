@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import collections
 import os
+import re
+import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -11,6 +14,8 @@ import pytest
 from farmcheck import count_backends, count_backends_in_netns
 
 from filter_plugins import farm as farm_filters
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -63,6 +68,12 @@ class Farm:
         """The balancer host's IPVS table (ipvsadm -Ln)."""
         return self.host(self.balancer_host).check_output("ipvsadm -Ln")
 
+    def ipvs_weight(self, name: str, table: str | None = None) -> int | None:
+        """The weight of a backend's real server in the IPVS table, None when it is not there."""
+        b = next(b for b in self.backends if b["name"] == name)
+        row = re.search(rf"->\s+{re.escape(b['address'])}:{b['port']}\s+\S+\s+(\d+)", table or self.ipvs_table())
+        return int(row.group(1)) if row else None
+
     def require_running_balancer(self) -> None:
         """Skip, saying why, where the chosen balancer cannot run on this machine."""
         if self.balancer == "gobetween" and not os.environ.get("LBFARM_GOBETWEEN_ARCHIVE"):
@@ -103,3 +114,33 @@ def farm(request) -> Farm:
         balancer_host=balancers[0] if balancers else "",
         lab_client=next(iter(hostvars.values()), {}).get("lab_client"),
     )
+
+
+@dataclass
+class Run:
+    rc: int
+    output: str
+    seconds: float
+
+
+@pytest.fixture(scope="session")
+def playbook(farm):
+    """Run a playbook of the repository against the scenario's hosts: playbook("backend.yml", backend="m1")."""
+
+    def run(name: str, *args: str, check: bool = True, **extra: str) -> Run:
+        # the repository's ansible.cfg, not Molecule's; the scenario's hosts are its own containers or
+        # VMs, whose host keys come with a throw-away image: not checked (as Molecule does)
+        env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
+        env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
+        command = ["ansible-playbook", "-i", farm.inventory, str(REPO / name), *args]
+        for key, value in extra.items():
+            command += ["-e", f"{key}={value}"]
+        start = time.monotonic()
+        done = subprocess.run(command, cwd=REPO, env=env, capture_output=True, text=True, timeout=900)
+        output = re.sub(r"\x1b\[[0-9;]*m", "", done.stdout + done.stderr)  # Molecule forces colour
+        result = Run(done.returncode, output, time.monotonic() - start)
+        if check and result.rc != 0:
+            pytest.fail(f"{' '.join(command)} failed (rc {result.rc}):\n{result.output[-4000:]}")
+        return result
+
+    return run

@@ -1,0 +1,34 @@
+"""playbooks/backend.yml with IPVS: each state reaches the running table at once and the file the
+table is built from (keepalived's configuration, or the plain mode's rules), and nothing restarts
+lbfarm-ipvs (a restart would clear the table and cut the connections a drain lets finish).
+
+Run by ipvs_single (plain mode) and vm_farm (keepalived's checker).
+"""
+
+import pytest
+
+testinfra_hosts = ["balancers"]
+
+TABLE_FILE = {"keepalived": "/etc/lbfarm/ipvs-keepalived.conf", "none": "/etc/lbfarm-ipvs.rules"}
+
+
+def test_states_reach_the_table_without_a_restart(host, farm, playbook) -> None:
+    if farm.balancer != "ipvs":
+        pytest.skip("the balancer is not IPVS")
+    backend = farm.backends[0]
+    checker = farm.setting("checker")
+    since = host.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value lbfarm-ipvs")
+    try:
+        for state, wanted in (("drain", 0), ("maint", None), ("ready", backend["weight"])):
+            playbook("playbooks/backend.yml", backend=backend["name"], state=state)
+            table = host.check_output("ipvsadm -Ln")
+            assert farm.ipvs_weight(backend["name"], table) == wanted, f"{state}: {table}"
+            written = host.file(TABLE_FILE[checker]).content_string
+            address, port = backend["address"], backend["port"]
+            listed = f"{address} {port}" if checker == "keepalived" else f"-r {address}:{port} "
+            assert (listed in written) == (state != "maint"), f"{state}: {written}"
+    finally:
+        playbook("playbooks/backend.yml", backend=backend["name"], state="ready", check=False)
+    assert host.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value lbfarm-ipvs") == since, (
+        "lbfarm-ipvs restarted"
+    )
