@@ -10,7 +10,8 @@ count there, not as failures).
         ...  # break something, wait
     print(load.result.summary())
 
-Run alone (python tests/loadcheck.py URL SECONDS [--keep-alive] [--json]) it prints the summary,
+Run alone (python tests/loadcheck.py URL SECONDS [--keep-alive] [--json]) it prints the summary
+at the end of SECONDS, or at once on SIGTERM,
 for measuring by hand in a lab: only ever against the lab's own addresses. With --json it prints
 the start time (time.time()) and every request's outcome instead, for a test that runs the load
 where it cannot itself, e.g. in a lab client's network namespace (LoadResult.from_json).
@@ -24,6 +25,7 @@ import errno
 import http.client
 import itertools
 import json
+import signal
 import socket
 import struct
 import threading
@@ -233,6 +235,10 @@ class Load:
         self.wait()
 
 
+def _interrupt(*_: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("url")
@@ -244,8 +250,13 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print every outcome as JSON (LoadResult.from_json)")
     args = parser.parse_args()
     started = time.time()
+    # SIGTERM (or SIGINT): stop now and report what ran, for a caller that knows when it has seen enough
+    signal.signal(signal.SIGTERM, _interrupt)
     load = Load(args.url, args.seconds, args.workers, args.timeout, args.keep_alive, rate=args.rate).start()
-    result = load.wait()
+    try:
+        result = load.wait()
+    except KeyboardInterrupt:
+        result = load.stop()
     if args.json:
         print(result.to_json(started))
         return
