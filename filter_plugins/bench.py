@@ -363,6 +363,13 @@ def _per(value: float | None, requests: int, scale: float = 1.0) -> float | None
     return None if value is None or not requests else round(value * scale / requests, 2)
 
 
+# A backend whose share of the backends' CPU in a load through a balancer is under this part of
+# its usual share (its median over the target's loads) was out of the balancer's rotation for
+# much of the load (nginx's max_fails after a failed request, say): that load measured fewer
+# backends than the farm has.
+OUT_OF_ROTATION = 0.5
+
+
 def bench_sample(
     step: Mapping[str, Any],
     ab_output: str = "",
@@ -393,6 +400,7 @@ def bench_sample(
         "cpu_us_per_request_by_unit": {},
         "backend_new_connections_per_1000": None,
         "backend_voluntary_switches_per_request": None,
+        "backend_shares": {},
         "notes": [],
     }
     requests = ab.get("complete_requests", 0) if ab.get("ok") else 0
@@ -434,6 +442,8 @@ def bench_sample(
         seen_cgroups.add((b["boot_id"], b["cgroup"]))
         totals[component] += delta
         sample["cpu_us_per_request_by_unit"][f"{read['host']} {read['unit']}"] = _per(delta, requests)
+        if component == "backends" and target["kind"] != "direct":
+            sample["backend_shares"][f"{read['host']} {read['unit']}"] = delta
         if component == "backends":
             if switches is not None and a["voluntary_switches"] is not None and b["voluntary_switches"] is not None:
                 # Threads that exit take their counts with them: a fall means the figure is lost.
@@ -448,6 +458,12 @@ def bench_sample(
     for component in ("balancer", "backends"):
         if present[component] and not missing[component]:
             sample["cpu_us_per_request"][component] = _per(totals[component], requests)
+    shares = sample["backend_shares"]
+    sample["backend_shares"] = (
+        {unit: round(cpu / totals["backends"], 3) for unit, cpu in shares.items()}
+        if len(shares) > 1 and totals["backends"] > 0 and not missing["backends"]
+        else {}
+    )
     if present["backends"] and not missing["backends"]:
         sample["backend_voluntary_switches_per_request"] = _per(switches, requests)
         sample["backend_new_connections_per_1000"] = _per(opens, requests, 1000)
@@ -477,8 +493,33 @@ def _ratios(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+def _leave_out(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Mark a balancer's loads in which a backend served far less than it does in its other loads.
+
+    Such a load measured fewer backends than the farm has; it stays in the report (and in the
+    failed and non-2xx sums) but out of the medians, the ranges and the verdict. A backend that
+    serves little in every load of a target (drained, or of low weight) is the farm measured.
+    """
+    usual: dict[tuple[str, str], float] = {}
+    for name in {s["name"] for s in samples}:
+        loads = [s for s in samples if s["name"] == name and s["ab"].get("ok") and s.get("backend_shares")]
+        for unit in {u for s in loads for u in s["backend_shares"]}:
+            usual[name, unit] = statistics.median(s["backend_shares"].get(unit, 0.0) for s in loads)
+    out = []
+    for s in samples:
+        low = [
+            f"{unit} did {share:.0%} of the backends' work ({usual[s['name'], unit]:.0%} in the median load)"
+            for unit, share in (s.get("backend_shares") or {}).items()
+            if s["ab"].get("ok") and share < OUT_OF_ROTATION * usual[s["name"], unit]
+        ]
+        why = f"{' and '.join(low)}: out of the balancer's rotation, left out of the medians" if low else None
+        out.append({**s, "left_out": why})
+    return out
+
+
 def _target_summary(group: list[dict[str, Any]]) -> dict[str, Any]:
-    ok = [s for s in group if s["ab"].get("ok")]
+    served = [s for s in group if s["ab"].get("ok")]
+    ok = [s for s in served if not s.get("left_out")]
     wrk = [s["wrk"] for s in group if s.get("wrk") and s["wrk"].get("ok")]
     return {
         "name": group[0]["name"],
@@ -492,8 +533,9 @@ def _target_summary(group: list[dict[str, Any]]) -> dict[str, Any]:
         "p50_ms": _stats(s["ab"]["percentiles_ms"].get("50") for s in ok),
         "p99_ms": _stats(s["ab"]["percentiles_ms"].get("99") for s in ok),
         "percentiles_ms": {p: _stats(s["ab"]["percentiles_ms"].get(p) for s in ok) for p in AB_PERCENTILES},
-        "failed_requests": sum(s["ab"]["failed_requests"] for s in ok),
-        "non_2xx": sum(s["ab"]["non_2xx"] for s in ok),
+        "left_out": [s["step"] for s in served if s.get("left_out")],
+        "failed_requests": sum(s["ab"]["failed_requests"] for s in served),
+        "non_2xx": sum(s["ab"]["non_2xx"] for s in served),
         "errors": sorted({s["ab"].get("error", "") for s in group if not s["ab"].get("ok")}),
         "cpu_us_per_request": {c: _stats(s["cpu_us_per_request"][c] for s in ok) for c in COMPONENTS},
         "backend_new_connections_per_1000": _stats(s["backend_new_connections_per_1000"] for s in ok),
@@ -540,7 +582,11 @@ def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mappin
             continue
         a, b = sorted((first, second), key=lambda t: -t["ratio_to_direct"]["median"])
         by_round = {
-            name: {s["round"]: s["ratio_to_direct"] for s in samples if s["name"] == name and s["ratio_to_direct"]}
+            name: {
+                s["round"]: s["ratio_to_direct"]
+                for s in samples
+                if s["name"] == name and s["ratio_to_direct"] and not s.get("left_out")
+            }
             for name in (a["name"], b["name"])
         }
         paired = _stats(
@@ -577,7 +623,7 @@ def bench_summary(run: Mapping[str, Any]) -> dict[str, Any]:
     samples = run.get("samples") if isinstance(run, Mapping) else None
     if not isinstance(samples, Sequence) or not samples:
         raise AnsibleFilterError("bench_summary expects {'samples': [...]} with at least one sample")
-    samples = _ratios(list(samples))
+    samples = _leave_out(_ratios(list(samples)))
     groups: dict[str, list[dict[str, Any]]] = {}
     for s in sorted(samples, key=lambda s: (s["kind"] != "direct", s["index"], s["step"])):
         groups.setdefault(s["name"], []).append(s)
@@ -680,10 +726,16 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
             continue
         lines.append(
             f"| {s['step']} | {s['round']} | {s['name']} | {_cell(ab['requests_per_second'])} "
-            f"| {_cell(s.get('ratio_to_direct'), 2)} | {_cell(ab['percentiles_ms'].get('99'))} "
+            f"| {_cell(s.get('ratio_to_direct'), 2)}{' (left out)' if s.get('left_out') else ''} "
+            f"| {_cell(ab['percentiles_ms'].get('99'))} "
             f"| {ab['failed_requests']} | {ab['non_2xx']} | {', '.join(_cell(cpu[c]) for c in COMPONENTS)} |"
         )
     notes = sorted({note for s in run.get("samples") or [] for note in s["notes"]})
+    notes += [
+        f"load {s['step']} ({s['name']}): {s['left_out']}"
+        for s in sorted(run.get("samples") or [], key=lambda s: s["step"])
+        if s.get("left_out")
+    ]
     lines += [
         "",
         "req/s, p50, p99: median over the loads, (min-max) when they differ. ÷ direct: in each round, the "
@@ -714,6 +766,11 @@ def bench_progress(samples: Sequence[Mapping[str, Any]], elapsed: float = 0.0) -
         f"{where}: {_cell(ab['requests_per_second'])} req/s{ratio}, p99 {_cell(ab['percentiles_ms'].get('99'))} ms, "
         f"{ab['failed_requests']} failed, {ab['non_2xx']} non-2xx; CPU µs/request "
         + ", ".join(f"{c} {_cell(cpu[c])}" for c in COMPONENTS)
+        + "".join(
+            f"; {unit} did {share:.0%} of the backends' work"
+            for unit, share in (last.get("backend_shares") or {}).items()
+            if share < 0.1
+        )
         + f" [{bench_duration(elapsed)}]"
     )
 

@@ -1,6 +1,12 @@
 """Each Apache backend, checked on the host and from this machine."""
 
+import re
+from pathlib import Path
+
+import yaml
 from farmcheck import fetch, keep_alive_holds
+
+REPO = Path(__file__).resolve().parents[2]
 
 testinfra_hosts = ["backends"]
 
@@ -39,3 +45,10 @@ def test_benchmark_page_is_served_over_keep_alive(host, farm) -> None:
 
 def test_apache_configuration_passes_configtest(host) -> None:
     assert host.run("apache2ctl configtest").rc == 0
+
+
+def test_apache_runs_the_chosen_mpm_only(host) -> None:
+    defaults = yaml.safe_load((REPO / "roles/apache_backend/defaults/main.yml").read_text())
+    chosen = host.ansible.get_variables().get("apache_backend_mpm", defaults["apache_backend_mpm"])
+    modules = host.run("apache2ctl -M").stdout
+    assert re.findall(r"^ (mpm_\w+_module)", modules, re.MULTILINE) == [f"mpm_{chosen}_module"]

@@ -259,6 +259,15 @@ def test_an_unreachable_host_is_a_note() -> None:
     assert s["notes"] == ["no CPU time for haproxy on m3: Failed to connect"]
 
 
+def test_each_backends_share_of_the_work_through_a_balancer() -> None:
+    s = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), registered("before"), registered("after"))
+    assert s["backend_shares"] == {"m1 apache2": 0.615, "m2 apache2": 0.385}  # 118 150 and 73 907 µs
+    # m2's Apache spent no CPU between the two reads: the balancer had it out of its rotation.
+    after = registered("after", text=lambda h: sample(f"counters_{h}_{'before' if h == 'm2' else 'after'}.txt"))
+    s = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), registered("before"), after)
+    assert s["backend_shares"] == {"m1 apache2": 1.0, "m2 apache2": 0.0}
+
+
 def test_a_load_that_did_not_run_is_a_failed_sample() -> None:
     s = bench.bench_sample(haproxy_step(), error="site.yml failed (rc 2)")
     assert s["ab"] == {"ok": False, "error": "site.yml failed (rc 2)"}
@@ -403,6 +412,34 @@ def test_verdict_without_balancer_cpu_says_so() -> None:
 def test_summary_needs_samples() -> None:
     with pytest.raises(AnsibleFilterError, match="at least one sample"):
         bench.bench_summary({"samples": []})
+
+
+def test_a_load_with_a_backend_out_of_rotation_is_left_out_of_the_medians() -> None:
+    samples = run_of(CLEAR)["samples"]
+    # nginx's round-2 load went to m1 alone, and fast: it must not move nginx's figures or the verdict
+    samples[8]["ab"] = {**samples[8]["ab"], "requests_per_second": 11500, "failed_requests": 2}
+    samples[8]["backend_shares"] = {"m1 apache2": 0.96, "m2 apache2": 0.04}
+    run = bench.bench_summary({"samples": samples})
+    nginx = next(t for t in run["targets"] if t["name"] == "nginx")
+    assert nginx["ratio_to_direct"] == {"median": 0.61, "min": 0.6, "max": 0.62, "n": 2}
+    assert (nginx["left_out"], nginx["failed_requests"], nginx["rounds"]) == ([9], 2, 2)
+    assert run["verdict"][0].startswith("nginx and haproxy are not distinguishable on this machine from 2 rounds")
+    report = bench.bench_markdown(run)
+    assert "| 9 | 2 | nginx | 11 500 | 0.96 (left out) | 25 | 2 | 0 |" in report
+    assert (
+        "- load 9 (nginx): m2 apache2 did 4% of the backends' work (38% in the median load): "
+        "out of the balancer's rotation, left out of the medians" in report
+    )
+    assert bench.bench_progress(samples[:9]).endswith("backends 96; m2 apache2 did 4% of the backends' work [0 s]")
+
+
+def test_a_backend_idle_in_every_load_is_the_farm_measured() -> None:
+    samples = run_of(CLEAR)["samples"]
+    for s in samples:
+        if s["name"] == "nginx":
+            s["backend_shares"] = {"m1 apache2": 1.0, "m2 apache2": 0.0}  # drained for the whole run, say
+    nginx = next(t for t in bench.bench_summary({"samples": samples})["targets"] if t["name"] == "nginx")
+    assert (nginx["left_out"], nginx["ratio_to_direct"]["n"]) == ([], 3)
 
 
 # --- report ---------------------------------------------------------------------------------
