@@ -38,9 +38,12 @@ DOCUMENTATION = r"""
     - C(bench_parse_counters) reads what roles/benchmark/files/counters.sh printed on a host (cgroup
       v1 or v2 CPU time of a unit, TCP counters, context switches).
     - C(bench_sample) turns one load (ab's output, the counters before and after) into a sample with
-      CPU microseconds per request per component.
+      CPU microseconds per request per component, and, through a balancer, each backend's share of
+      the backends' CPU.
     - C(bench_summary) aggregates the samples per target (median and min-max over rounds), adds each
-      round's ratio to the direct targets loaded beside it, and the verdict for each pair of balancers.
+      round's ratio to the direct targets loaded beside it, and the verdict for each pair of balancers;
+      a load in which a backend did under half its usual share (out of the balancer's rotation) is
+      marked C(left_out) and kept out of the medians and the verdict, not out of the failed counts.
     - C(bench_markdown) renders a summary as a Markdown report; C(bench_progress) is one progress line.
 """
 
