@@ -417,6 +417,7 @@ def bench_sample(
     present = {"balancer": False, "backends": False}
     switches: float | None = 0.0
     opens: float | None = 0.0
+    backend_cpu: dict[str, float] = {}
     seen_cgroups, seen_netns = set(), set()
     for read in step.get("reads") or []:
         component = "balancer" if read["role"] == "balancer" else "backends"
@@ -446,7 +447,7 @@ def bench_sample(
         totals[component] += delta
         sample["cpu_us_per_request_by_unit"][f"{read['host']} {read['unit']}"] = _per(delta, requests)
         if component == "backends" and target["kind"] != "direct":
-            sample["backend_shares"][f"{read['host']} {read['unit']}"] = delta
+            backend_cpu[f"{read['host']} {read['unit']}"] = delta
         if component == "backends":
             if switches is not None and a["voluntary_switches"] is not None and b["voluntary_switches"] is not None:
                 # Threads that exit take their counts with them: a fall means the figure is lost.
@@ -461,12 +462,8 @@ def bench_sample(
     for component in ("balancer", "backends"):
         if present[component] and not missing[component]:
             sample["cpu_us_per_request"][component] = _per(totals[component], requests)
-    shares = sample["backend_shares"]
-    sample["backend_shares"] = (
-        {unit: round(cpu / totals["backends"], 3) for unit, cpu in shares.items()}
-        if len(shares) > 1 and totals["backends"] > 0 and not missing["backends"]
-        else {}
-    )
+    if len(backend_cpu) > 1 and totals["backends"] > 0 and not missing["backends"]:
+        sample["backend_shares"] = {unit: round(cpu / totals["backends"], 3) for unit, cpu in backend_cpu.items()}
     if present["backends"] and not missing["backends"]:
         sample["backend_voluntary_switches_per_request"] = _per(switches, requests)
         sample["backend_new_connections_per_1000"] = _per(opens, requests, 1000)
