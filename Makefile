@@ -22,6 +22,7 @@ help:
 	@echo "                  reach it with: ip netns exec lbfarm-lab curl http://192.168.100.1/"
 	@echo "make lab-destroy  remove the local lab (a pair's m4 too) and the VM lab"
 	@echo "make bench        every balancer and the backends under ab, side by side (BENCH_ARGS='-e benchmark_requests=100000')"
+	@echo "                  LAB=vm: on the VM lab, IPVS beside nginx and HAProxy"
 	@echo "make test         unit tests, lint and every Molecule scenario"
 	@echo "make docs         docs/variables.md from the roles' argument_specs (stats-screenshot: docs/haproxy-stats.png)"
 
@@ -71,8 +72,15 @@ lab-destroy: deps
 	ansible-playbook playbooks/lab_destroy.yml
 	ansible-playbook -i inventory/vm playbooks/lab_vm_destroy.yml
 
+# make lab has just set the farm up: the run starts on it (benchmark_converge_first=false).
+# LAB=vm: the VM lab's balancers (IPVS, nginx, HAProxy), loaded from its lab client, labelled as VMs.
+BENCH_PLAYBOOK = playbooks/benchmark.yml -e benchmark_converge_first=false $(BENCH_ARGS)
 bench: lab
-	ansible-playbook playbooks/benchmark.yml $(BENCH_ARGS)
+ifeq ($(LAB),vm)
+	$(VM_LAB_ENV) ansible-playbook -i inventory/vm $(BENCH_PLAYBOOK)
+else
+	ansible-playbook $(LAB_INVENTORY) $(BENCH_PLAYBOOK)
+endif
 
 test: deps
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)

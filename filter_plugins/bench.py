@@ -34,12 +34,15 @@ DOCUMENTATION = r"""
       variant where the farm answers for it (farm_endpoints of the balancer host) - with the URL and
       the site.yml variables of each.
     - C(bench_plan) orders the loads of a run in rounds and blocks (one farm set-up per block, the
-      direct targets loaded beside each balancer), rotated from round to round.
+      direct targets loaded beside each balancer), rotated from round to round; it starts on the
+      balancer the farm runs when told which, and reads a kernel balancer's (IPVS) hosts whole.
     - C(bench_parse_counters) reads what roles/benchmark/files/counters.sh printed on a host (cgroup
-      v1 or v2 CPU time of a unit, TCP counters, context switches).
+      v1 or v2 CPU time of a unit, the host's busy CPU from /proc/stat, TCP counters, context
+      switches).
     - C(bench_sample) turns one load (ab's output, the counters before and after) into a sample with
-      CPU microseconds per request per component, and, through a balancer, each backend's share of
-      the backends' CPU.
+      CPU microseconds per request per component, the balancer hosts' whole CPU where they run
+      kernels of their own (VMs), and, through a balancer, each backend's share of the backends'
+      CPU.
     - C(bench_summary) aggregates the samples per target (median and min-max over rounds), adds each
       round's ratio to the direct targets loaded beside it, and the verdict for each pair of balancers;
       a load in which a backend did under half its usual share (out of the balancer's rotation) is
@@ -200,7 +203,9 @@ def bench_rotate(items: Sequence[Any], shift: int) -> list[Any]:
     return items[shift:] + items[:shift]
 
 
-def _block_orders(configs: list[dict[str, Any]], rounds: int, end_on: str | None) -> list[list[dict[str, Any]]]:
+def _block_orders(
+    configs: list[dict[str, Any]], rounds: int, end_on: str | None, running: str | None = None
+) -> list[list[dict[str, Any]]]:
     k = len(configs)
 
     def orders(base: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
@@ -208,13 +213,16 @@ def _block_orders(configs: list[dict[str, Any]], rounds: int, end_on: str | None
         # site.yml between them) and still puts each set-up first in turn.
         return [bench_rotate(base, r * (k - 1)) for r in range(rounds)]
 
-    if end_on is not None:
-        # End on the inventory's own set-up when the rotation allows, so no site.yml puts it back.
-        for shift in range(k):
-            candidate = orders(bench_rotate(configs, shift))
-            if candidate[-1][-1].get("vars") == {"balancer": end_on}:
-                return candidate
-    return orders(configs)
+    def saved(candidate: list[list[dict[str, Any]]]) -> tuple[bool, bool]:
+        # End on the inventory's own set-up when the rotation allows, so no site.yml puts it back;
+        # then start on the one the farm runs, so none sets it up.
+        return (
+            end_on is not None and candidate[-1][-1].get("vars") == {"balancer": end_on},
+            running is not None and candidate[0][0].get("vars") == {"balancer": running},
+        )
+
+    # max keeps the first of equals: the targets' own order when nothing is saved
+    return max((orders(bench_rotate(configs, shift)) for shift in range(k)), key=saved)
 
 
 def _reads(target: Mapping[str, Any], hosts: Mapping[str, Any], units: Mapping[str, Any]) -> list[dict[str, str]]:
@@ -227,7 +235,13 @@ def _reads(target: Mapping[str, Any], hosts: Mapping[str, Any], units: Mapping[s
                 f"bench_plan: no systemd unit for the balancer {name!r}: add it to _balancer_units in "
                 "roles/balancer/vars/main.yml (the balancer contract)"
             )
-        reads += [{"host": h, "role": "balancer", "unit": unit} for h in hosts.get("balancers") or []]
+        # A balancer that forwards in the kernel (IPVS) does its work in softirq time, charged to no
+        # unit: its cost is its hosts' whole CPU.
+        scope = "host" if name in (units.get("in_kernel") or ()) else "unit"
+        reads += [
+            {"host": h, "role": "balancer", "unit": unit, **({"scope": scope} if scope == "host" else {})}
+            for h in hosts.get("balancers") or []
+        ]
     reads += [{"host": h, "role": "backend", "unit": units["backend"]} for h in hosts.get("backends") or []]
     return reads
 
@@ -238,6 +252,7 @@ def bench_plan(
     hosts: Mapping[str, Sequence[str]],
     units: Mapping[str, Any],
     end_on: str | None = None,
+    running: str | None = None,
 ) -> list[dict[str, Any]]:
     """The loads of a run in order: rounds of blocks, one farm set-up per block.
 
@@ -246,6 +261,8 @@ def bench_plan(
     minutes, not a whole run, away. Blocks rotate from round to round and so do the targets inside a
     block. A step carries the site.yml variables to switch to (first step of a block whose set-up
     differs from the farm's), the URLs to warm up (uncounted), and the unit counters to read.
+    running is the balancer the farm runs now, as site.yml set it up (None: unknown, so the first
+    block sets the farm up too); end_on the balancer to leave it on.
     """
     if not targets:
         raise AnsibleFilterError("bench_plan: no targets: set benchmark_balancers or benchmark_direct")
@@ -254,15 +271,18 @@ def bench_plan(
     indexed = [{**t, "index": i} for i, t in enumerate(targets)]
     directs = [t for t in indexed if t["kind"] == "direct"]
     configs = [t for t in indexed if t["kind"] != "direct"]
-    orders = _block_orders(configs, int(rounds), end_on) if configs else [[None]] * int(rounds)
+    orders = _block_orders(configs, int(rounds), end_on, running) if configs else [[None]] * int(rounds)
     steps: list[dict[str, Any]] = []
-    current, warmed, block = None, set(), 0
+    current = next((c["name"] for c in configs if running is not None and c["vars"] == {"balancer": running}), None)
+    warmed, block = set(), 0
     for r, order in enumerate(orders):
         for config in order:
             members = bench_rotate(directs + ([config] if config else []), r)
             switch = config is not None and config["name"] != current
+            # a balancer is warmed up when it has just been set up, and at the start of the run
+            fresh = switch or block == 0
             warmup = [
-                t["url"] for t in members if (t is config and switch) or (t in directs and t["name"] not in warmed)
+                t["url"] for t in members if (t is config and fresh) or (t in directs and t["name"] not in warmed)
             ]
             warmed.update(t["name"] for t in directs)
             current = config["name"] if config else current
@@ -300,6 +320,20 @@ def read_cpuacct_usage(text: str) -> int:
     return int(text.strip()) // 1000
 
 
+# /proc/stat's cpu line: user nice system idle iowait irq softirq steal guest guest_nice (guest time
+# is counted in user and nice already; steal is time the hypervisor gave to someone else).
+_BUSY = (0, 1, 2, 5, 6)
+
+
+def read_proc_stat(text: str, ticks_per_second: str = "100") -> int:
+    """The busy CPU microseconds of a whole host from the cpu line of its /proc/stat."""
+    line = next((line.split() for line in text.splitlines() if line.startswith("cpu ")), None)
+    if not line or len(line) < 8 or not all(v.isdigit() for v in line[1:]) or not str(ticks_per_second).isdigit():
+        raise AnsibleFilterError(f"bench: no cpu line of /proc/stat in {text.strip()[:60]!r}")
+    ticks = sum(int(line[1 + i]) for i in _BUSY)
+    return ticks * 1_000_000 // int(ticks_per_second)
+
+
 def bench_parse_counters(text: str) -> dict[str, Any]:
     """What roles/benchmark/files/counters.sh printed on a host, as a dict."""
     sections: dict[str, list[str]] = {}
@@ -326,6 +360,9 @@ def bench_parse_counters(text: str) -> dict[str, Any]:
         "cpu_source": None,
         "voluntary_switches": None,
         "nonvoluntary_switches": None,
+        # the whole host's busy CPU at the first and at the last line of the read
+        "host_cpu_usec_first": None,
+        "host_cpu_usec_last": None,
     }
     tcp = [line.split()[1:] for line in sections.get("snmp", []) if line.startswith("Tcp:")]
     if len(tcp) == 2 and len(tcp[0]) == len(tcp[1]):
@@ -340,6 +377,12 @@ def bench_parse_counters(text: str) -> dict[str, Any]:
             result["cpu_usec"], result["cpu_source"] = read_cpu_stat(body), "cgroup2"
         elif kind == "cgroup1" and result["cpu_source"] != "cgroup2":
             result["cpu_usec"], result["cpu_source"] = read_cpuacct_usage(body), "cgroup1"
+        elif kind == "stat":
+            cpu = [line for line in lines if line.startswith("cpu ")]
+            ticks = first("clk_tck") or "100"
+            if len(cpu) == 2:
+                result["host_cpu_usec_first"] = read_proc_stat(cpu[0], ticks)
+                result["host_cpu_usec_last"] = read_proc_stat(cpu[1], ticks)
         elif kind == "switches":
             counts = dict(line.split() for line in lines if len(line.split()) == 2)
             result["voluntary_switches"] = int(counts.get("voluntary", 0))
@@ -381,12 +424,23 @@ def bench_sample(
     wrk_output: str | None = None,
     error: str | None = None,
     where: str = "",
+    client_boot_id: str = "",
 ) -> dict[str, Any]:
-    """One load of a step: ab's result and CPU microseconds per request per component."""
+    """One load of a step: ab's result and CPU microseconds per request per component.
+
+    ab_output and wrk_output are what the tool printed, or its [stdout, stderr]. client_boot_id is
+    the load client's /proc/sys/kernel/random/boot_id: a balancer host's whole CPU counts only
+    where the host runs a kernel of its own, not the client's nor a container's.
+    """
+    # joined here: a newline written in a folded YAML template reaches the filter as backslash-n
+    ab_output, wrk_output = (
+        "\n".join(map(str, text)) if isinstance(text, list | tuple) else text for text in (ab_output, wrk_output)
+    )
     target = step["target"]
     ab = {"ok": False, "error": error} if error else bench_parse_ab(ab_output)
     start, end = _counters(before), _counters(after)
     virts = sorted({c["virt"] for c in end.values() if c.get("virt")})
+    in_kernel = [read["host"] for read in step.get("reads") or [] if read.get("scope") == "host"]
     sample: dict[str, Any] = {
         "round": step["round"],
         "block": step["block"],
@@ -396,6 +450,8 @@ def bench_sample(
         "kind": target["kind"],
         "balancer": (target.get("vars") or {}).get("balancer"),
         "url": target["url"],
+        # the site.yml variables that set the farm up right before this load (None: it was up)
+        "switch": step.get("switch"),
         "where": where or " + ".join(bench_where(v) for v in virts) or "unknown",
         "ab": ab,
         "wrk": bench_parse_wrk(wrk_output) if wrk_output else None,
@@ -404,6 +460,8 @@ def bench_sample(
         "backend_new_connections_per_1000": None,
         "backend_voluntary_switches_per_request": None,
         "backend_shares": {},
+        "balancer_host_us_per_request": None,
+        "balancer_in_kernel": bool(in_kernel),
         "notes": [],
     }
     requests = ab.get("complete_requests", 0) if ab.get("ok") else 0
@@ -419,17 +477,26 @@ def bench_sample(
     opens: float | None = 0.0
     backend_cpu: dict[str, float] = {}
     seen_cgroups, seen_netns = set(), set()
+    hosts = _balancer_hosts_cpu(step, start, end, client_boot_id)
+    sample["balancer_host_us_per_request"] = _per(hosts["usec"], requests)
+    if in_kernel:
+        # A kernel balancer's cost is its hosts' whole CPU: the forwarding runs in no unit.
+        present["balancer"] = True
+        if hosts["usec"] is None:
+            sample["notes"].append(f"no CPU time for {target['name']} on {', '.join(in_kernel)}: {hosts['why']}")
+            missing["balancer"] = True
+        else:
+            totals["balancer"] = hosts["usec"]
+            sample["cpu_us_per_request_by_unit"][f"{', '.join(in_kernel)} (whole host)"] = _per(hosts["usec"], requests)
     for read in step.get("reads") or []:
+        if read.get("scope") == "host":
+            continue
         component = "balancer" if read["role"] == "balancer" else "backends"
         present[component] = True
         key = (read["host"], read["unit"])
         a, b = start.get(key, {"error": "not read"}), end.get(key, {"error": "not read"})
         if "error" in a or "error" in b or a["cpu_usec"] is None or b["cpu_usec"] is None or a["cgroup"] != b["cgroup"]:
-            why = (
-                a.get("error")
-                or b.get("error")
-                or "its unit has no cgroup CPU time (a kernel balancer such as IPVS runs in none)"
-            )
+            why = a.get("error") or b.get("error") or "its unit has no cgroup CPU time"
             sample["notes"].append(f"no CPU time for {read['unit']} on {read['host']}: {why}")
             missing[component] = True
             continue
@@ -468,6 +535,39 @@ def bench_sample(
         sample["backend_voluntary_switches_per_request"] = _per(switches, requests)
         sample["backend_new_connections_per_1000"] = _per(opens, requests, 1000)
     return sample
+
+
+def _own_kernel(counters: Mapping[str, Any], client_boot_id: str) -> str | None:
+    """Why a host's whole CPU is not its own work (None when it is: a VM or machine of its own)."""
+    if counters.get("virt") in _CONTAINERS:
+        return f"it is a container ({counters['virt']}): its kernel's CPU is shared with the other hosts"
+    if client_boot_id and counters.get("boot_id") == client_boot_id:
+        return "it runs on the load client's kernel: its CPU includes the client's"
+    if counters.get("host_cpu_usec_first") is None:
+        return "no cpu line of /proc/stat was read"
+    return None
+
+
+def _balancer_hosts_cpu(
+    step: Mapping[str, Any], start: Mapping[tuple, Any], end: Mapping[tuple, Any], client_boot_id: str
+) -> dict[str, Any]:
+    """The busy CPU of the balancer hosts over a load (each kernel once), or why it is not known."""
+    usec, seen = 0, set()
+    for read in step.get("reads") or []:
+        if read["role"] != "balancer":
+            continue
+        key = (read["host"], read["unit"])
+        a, b = start.get(key, {"error": "not read"}), end.get(key, {"error": "not read"})
+        why = a.get("error") or b.get("error") or _own_kernel(b, client_boot_id) or _own_kernel(a, client_boot_id)
+        # from the last line of the read before the load to the first line of the read after it
+        if why is None and (a["boot_id"] != b["boot_id"] or b["host_cpu_usec_first"] < a["host_cpu_usec_last"]):
+            why = "it rebooted during the load"
+        if why:
+            return {"usec": None, "why": why}
+        if b["boot_id"] not in seen:
+            seen.add(b["boot_id"])
+            usec += b["host_cpu_usec_first"] - a["host_cpu_usec_last"]
+    return {"usec": usec if seen else None, "why": "no balancer host was read"}
 
 
 def _stats(values: Any) -> dict[str, float] | None:
@@ -538,6 +638,8 @@ def _target_summary(group: list[dict[str, Any]]) -> dict[str, Any]:
         "non_2xx": sum(s["ab"]["non_2xx"] for s in served),
         "errors": sorted({s["ab"].get("error", "") for s in group if not s["ab"].get("ok")}),
         "cpu_us_per_request": {c: _stats(s["cpu_us_per_request"][c] for s in ok) for c in COMPONENTS},
+        "balancer_in_kernel": any(s.get("balancer_in_kernel") for s in group),
+        "balancer_host_us_per_request": _stats(s.get("balancer_host_us_per_request") for s in ok),
         "backend_new_connections_per_1000": _stats(s["backend_new_connections_per_1000"] for s in ok),
         "backend_voluntary_switches_per_request": _stats(s["backend_voluntary_switches_per_request"] for s in ok),
         "wrk_requests_per_second": _stats(w["requests_per_second"] for w in wrk),
@@ -555,14 +657,20 @@ def _x(value: float) -> str:
 
 
 def _cpu_phrase(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
-    ca, cb = (t["cpu_us_per_request"]["balancer"] for t in (a, b))
+    if a.get("balancer_in_kernel") or b.get("balancer_in_kernel"):
+        # A kernel balancer has no unit of its own: both are weighed by their hosts' whole CPU.
+        what, unmeasured_why = "balancer host CPU per request", "no whole-host CPU: a VM of its own is needed"
+        ca, cb = (t.get("balancer_host_us_per_request") for t in (a, b))
+    else:
+        what, unmeasured_why = "balancer CPU per request", "no cgroup CPU time for its unit"
+        ca, cb = (t["cpu_us_per_request"]["balancer"] for t in (a, b))
     if ca and cb and cb["median"]:
         return (
-            f"{a['name']}'s balancer CPU per request is {_x(ca['median'] / cb['median'])} {b['name']}'s "
+            f"{a['name']}'s {what} is {_x(ca['median'] / cb['median'])} {b['name']}'s "
             f"({ca['median']:.0f} vs {cb['median']:.0f} µs)"
         )
     unmeasured = " and ".join(t["name"] for t, c in ((a, ca), (b, cb)) if not c)
-    return f"balancer CPU per request not measured for {unmeasured} (no cgroup CPU time for its unit)"
+    return f"{what} not measured for {unmeasured} ({unmeasured_why})"
 
 
 def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> list[str]:
@@ -670,7 +778,8 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
     lines = [
         f"# lbfarm benchmark, {run.get('started', '')}",
         "",
-        f"{rounds} rounds of `{run.get('command', '')}` from the controller, on {' and '.join(wheres)}; "
+        f"{rounds} rounds of `{run.get('command', '')}` from {run.get('client') or 'the controller'}, "
+        f"on {' and '.join(wheres)}; "
         f"{run.get('machine', '')}."
         + (f" The run took {bench_duration(run['seconds'])}." if run.get("seconds") is not None else ""),
         "",
@@ -688,20 +797,29 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
             f"| {_spread(t['ratio_to_direct'], 2)} | {_spread(t['p50_ms'])} | {_spread(t['p99_ms'])} "
             f"| {t['failed_requests']} | {t['non_2xx']} |"
         )
+    # The balancer hosts' whole CPU, where they run kernels of their own (VMs): the one figure a
+    # kernel balancer (IPVS) and a daemon share.
+    whole = any(t.get("balancer_host_us_per_request") for t in targets)
     lines += [
         "",
-        "CPU per request in µs (median over the loads), read from each unit's cgroup and the client's own time:",
+        "CPU per request in µs (median over the loads), read from each unit's cgroup and the client's own time"
+        + (", and the balancer hosts' /proc/stat:" if whole else ":"),
         "",
-        "| target | client | balancer | backends | total | backend new connections / 1000 requests "
-        "| Apache voluntary switches / request |",
-        "|---|---|---|---|---|---|---|",
+        "| target | client | balancer | backends | total |"
+        + (" balancer host, whole |" if whole else "")
+        + " backend new connections / 1000 requests | Apache voluntary switches / request |",
+        "|---|---|---|---|---|" + ("---|" if whole else "") + "---|---|",
     ]
     for t in targets:
         cpu = t["cpu_us_per_request"]
         known = [cpu[c]["median"] for c in COMPONENTS if cpu[c]]
+        whole_host = t.get("balancer_in_kernel") and cpu["balancer"]
+        balancer = _median(cpu["balancer"]) + (" (whole host)" if whole_host else "")
         lines.append(
-            f"| {t['name']} | {_median(cpu['client'])} | {_median(cpu['balancer'])} | {_median(cpu['backends'])} "
-            f"| {_cell(sum(known)) if known else '-'} | {_median(t['backend_new_connections_per_1000'], 1)} "
+            f"| {t['name']} | {_median(cpu['client'])} | {balancer} | {_median(cpu['backends'])} "
+            f"| {_cell(sum(known)) if known else '-'} |"
+            + (f" {_median(t.get('balancer_host_us_per_request'))} |" if whole else "")
+            + f" {_median(t['backend_new_connections_per_1000'], 1)} "
             f"| {_median(t['backend_voluntary_switches_per_request'], 2)} |"
         )
     wrk = [t for t in targets if t["wrk_requests_per_second"]]
@@ -742,10 +860,16 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
         "target's requests/s over the mean of the backends loaded directly in the same block (beside that "
         "balancer, minutes apart at most), then the median and range of those ratios. failed and non-2xx: "
         "summed over the loads, as ab counts them. CPU: the unit's cgroup CPU time over the load window "
-        "(balancer: its unit on the balancer hosts; backends: Apache on every backend; client: ab's user + "
-        "system time), divided by the requests served. Figures from different places (containers, VMs, "
-        "emulated VMs) are never put in one ratio.",
+        "(balancer: its unit on the balancer hosts, or for a kernel balancer such as IPVS their whole busy "
+        "CPU; backends: Apache on every backend; client: ab's user + system time), divided by the requests "
+        "served. Figures from different places (containers, VMs, emulated VMs) are never put in one ratio.",
     ]
+    if any("emulated" in where for where in wheres):
+        notes.append(
+            "Under emulation (TCG) a guest's clock runs on while its vCPU waits for a core of this machine, "
+            "and the guest counts that wait as CPU time: the VMs' CPU figures mix cost with waiting, and "
+            "compare only with each other, in this run."
+        )
     if notes:
         lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
     return "\n".join(lines) + "\n"

@@ -102,6 +102,36 @@ def test_run_ends_on_the_inventory_balancer_when_asked() -> None:
     assert bench.bench_plan(targets(), 3, HOSTS, UNITS, "gobetween")[-1]["farm"] == "haproxy"
 
 
+def test_a_run_starts_on_the_balancer_the_farm_runs_without_setting_it_up() -> None:
+    three = targets(("nginx", "haproxy", "ipvs"))
+    steps = bench.bench_plan(three, 3, HOSTS, UNITS, "ipvs", "ipvs")
+    assert (steps[0]["farm"], steps[0]["switch"], steps[-1]["farm"]) == ("ipvs", None, "ipvs")
+    assert [s["switch"]["balancer"] for s in steps if s["switch"]] == ["nginx", "haproxy", "ipvs"] * 2  # 6, not 7
+    # still warmed up: the proof of site.yml is all the traffic it has had
+    assert steps[0]["warmup"] == [
+        "http://10.0.0.2:80/swap.html",
+        "http://10.0.0.3:80/swap.html",
+        "http://192.168.100.1:80/swap.html",
+    ]
+    # unknown (None) or another balancer: the first block sets the farm up
+    assert bench.bench_plan(three, 3, HOSTS, UNITS, "ipvs")[0]["switch"] is not None
+    assert bench.bench_plan(three, 3, HOSTS, UNITS, "ipvs", "gobetween")[0]["switch"] is not None
+
+
+def test_a_variant_is_set_up_even_when_its_balancer_runs() -> None:
+    variant = [{"name": "nginx keepalive 3", "balancer": "nginx", "vars": {"nginx_lb_keepalive": 3}}]
+    steps = bench.bench_plan(bench.bench_targets(BACKENDS, M3, [], variant), 1, HOSTS, UNITS, None, "nginx")
+    assert steps[0]["switch"] == {"nginx_lb_keepalive": 3, "balancer": "nginx"}
+
+
+def test_a_kernel_balancer_is_read_as_its_hosts_whole_cpu() -> None:
+    units = {**UNITS, "in_kernel": ["ipvs"]}
+    steps = bench.bench_plan(targets(("ipvs", "nginx")), 1, HOSTS, units)
+    by_name = {s["target"]["name"]: s["reads"][0] for s in steps}
+    assert by_name["ipvs"] == {"host": "m3", "role": "balancer", "unit": "lbfarm-ipvs", "scope": "host"}
+    assert by_name["nginx"] == {"host": "m3", "role": "balancer", "unit": "nginx"}
+
+
 def test_reads_are_the_balancer_unit_and_apache_on_every_backend() -> None:
     steps = plan(1)
     by_name = {s["target"]["name"]: s["reads"] for s in steps}
@@ -240,9 +270,7 @@ def test_a_unit_without_cpu_time_leaves_its_component_unmeasured() -> None:
     )
     assert s["cpu_us_per_request"]["balancer"] is None
     assert s["cpu_us_per_request"]["backends"] == 96.03
-    assert s["notes"] == [
-        "no CPU time for haproxy on m3: its unit has no cgroup CPU time (a kernel balancer such as IPVS runs in none)"
-    ]
+    assert s["notes"] == ["no CPU time for haproxy on m3: its unit has no cgroup CPU time"]
 
 
 def test_a_unit_restarted_during_the_load_is_not_counted() -> None:

@@ -2,6 +2,10 @@
 # (set in front of this script). POSIX sh and no Python, so that it runs through `raw` in one
 # round trip: a Python module costs seconds per host where the farm runs under emulation.
 # filter_plugins/bench.py (bench_parse_counters) reads what it prints.
+# The whole host's CPU (/proc/stat's cpu line) is read first and last, with the shell's own read
+# (no new process): a load's window on the host runs from the last line of the read before it to
+# the first line of the read after it, and holds as little of the reads themselves as it can.
+read -r stat_first < /proc/stat
 echo "== boot_id"
 cat /proc/sys/kernel/random/boot_id
 echo "== netns"
@@ -32,3 +36,11 @@ if [ -n "$cg" ]; then
     fi
   done
 fi
+# In clock ticks: a kernel balancer (IPVS) forwards in softirq time, which is charged to no unit;
+# the host's CPU is its cost where the host has a kernel of its own (a VM).
+echo "== clk_tck"
+getconf CLK_TCK 2>/dev/null || echo 100
+read -r stat_last < /proc/stat
+echo "== stat"
+echo "$stat_first"
+echo "$stat_last"
