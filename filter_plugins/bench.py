@@ -44,7 +44,7 @@ DOCUMENTATION = r"""
       kernels of their own (VMs), and, through a balancer, each backend's share of the backends'
       CPU.
     - C(bench_summary) aggregates the samples per target (median and min-max over rounds), adds each
-      round's ratio to the direct targets loaded beside it, and the verdict for each pair of balancers;
+      round's ratio to the direct targets loaded in that round, and the verdict for each pair of balancers;
       a load in which a backend did under half its usual share (out of the balancer's rotation) is
       marked C(left_out) and kept out of the medians and the verdict, not out of the failed counts.
     - C(bench_markdown) renders a summary as a Markdown report; C(bench_progress) is one progress line.
@@ -257,10 +257,11 @@ def bench_plan(
     """The loads of a run in order: rounds of blocks, one farm set-up per block.
 
     Each round loads every target once per block it belongs to: a block is one balancer (or variant)
-    with the direct targets loaded beside it, so each balancer's ratio is to a direct rate measured
-    minutes, not a whole run, away. Blocks rotate from round to round and so do the targets inside a
-    block. A step carries the site.yml variables to switch to (first step of a block whose set-up
-    differs from the farm's), the URLs to warm up (uncounted), and the unit counters to read.
+    with the direct targets loaded beside it, so that the direct rate a round's balancers are weighed
+    against is measured among them, minutes, not a whole run, away. Blocks rotate from round to round
+    and so do the targets inside a block. A step carries the site.yml variables to switch to (first
+    step of a block whose set-up differs from the farm's), the URLs to warm up (uncounted), and the
+    unit counters to read.
     running is the balancer the farm runs now, as site.yml set it up (None: unknown, so the first
     block sets the farm up too); end_on the balancer to leave it on.
     """
@@ -579,14 +580,19 @@ def _stats(values: Any) -> dict[str, float] | None:
 
 
 def _ratios(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Each sample with its ratio to the mean rate of the direct targets loaded in its block."""
+    """Each sample with its ratio to the mean rate of the direct targets loaded in its round.
+
+    One direct rate per round, not per block: a balancer's set-up can change the direct path too
+    (IPVS's masquerading routes the backends' replies to the lab client through the director), and
+    every balancer of a round must be weighed against the same direct rate.
+    """
     direct: dict[int, list[dict[str, Any]]] = {}
     for s in samples:
         if s["kind"] == "direct" and s["ab"].get("ok"):
-            direct.setdefault(s["block"], []).append(s)
+            direct.setdefault(s["round"], []).append(s)
     out = []
     for s in samples:
-        beside = [d for d in direct.get(s["block"], []) if d["where"] == s["where"]]
+        beside = [d for d in direct.get(s["round"], []) if d["where"] == s["where"]]
         baseline = sum(d["ab"]["requests_per_second"] for d in beside) / len(beside) if beside else None
         ratio = round(s["ab"]["requests_per_second"] / baseline, 3) if baseline and s["ab"].get("ok") else None
         out.append({**s, "direct_requests_per_second": baseline, "ratio_to_direct": ratio})
@@ -857,8 +863,8 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
     lines += [
         "",
         "req/s, p50, p99: median over the loads, (min-max) when they differ. ÷ direct: in each round, the "
-        "target's requests/s over the mean of the backends loaded directly in the same block (beside that "
-        "balancer, minutes apart at most), then the median and range of those ratios. failed and non-2xx: "
+        "target's requests/s over the mean of the backends loaded directly in the same round (beside each "
+        "balancer of the round), then the median and range of those ratios. failed and non-2xx: "
         "summed over the loads, as ab counts them. CPU: the unit's cgroup CPU time over the load window "
         "(balancer: its unit on the balancer hosts, or for a kernel balancer such as IPVS their whole busy "
         "CPU; backends: Apache on every backend; client: ab's user + system time), divided by the requests "
@@ -883,7 +889,7 @@ def bench_progress(samples: Sequence[Mapping[str, Any]], elapsed: float = 0.0) -
     if not ab.get("ok"):
         return f"{where}: FAILED: {ab.get('error', '')} [{bench_duration(elapsed)}]"
     cpu = last["cpu_us_per_request"]
-    # A balancer's ratio to the direct loads of its block run so far (all of them at the block's end).
+    # A balancer's ratio to the direct loads of its round run so far (all of them at the round's end).
     shown = last["kind"] != "direct" and last["ratio_to_direct"] is not None
     ratio = f", ÷ direct {last['ratio_to_direct']:.2f}" if shown else ""
     return (
