@@ -679,6 +679,20 @@ def _cpu_phrase(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     return f"{what} not measured for {unmeasured} ({unmeasured_why})"
 
 
+def _paired(samples: Sequence[Mapping[str, Any]], a: str, b: str) -> dict[str, float] | None:
+    """a's ÷ direct over b's in each round where both served (loads left out excepted)."""
+
+    def by_round(name: str) -> dict[int, float]:
+        return {
+            s["round"]: s["ratio_to_direct"]
+            for s in samples
+            if s["name"] == name and s["ratio_to_direct"] and not s.get("left_out")
+        }
+
+    ra, rb = by_round(a), by_round(b)
+    return _stats(ra[r] / rb[r] for r in ra if rb.get(r))
+
+
 def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per pair of balancers (and variants) that ran in the same place."""
     lines = []
@@ -694,18 +708,12 @@ def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mappin
             lost = " and ".join(t["name"] for t in (first, second) if not t["ratio_to_direct"])
             lines.append(f"{first['name']} and {second['name']}: no ratio to direct for {lost}, so no verdict")
             continue
+        # The one that served more first: by the rounds side by side, else by the medians.
         a, b = sorted((first, second), key=lambda t: -t["ratio_to_direct"]["median"])
-        by_round = {
-            name: {
-                s["round"]: s["ratio_to_direct"]
-                for s in samples
-                if s["name"] == name and s["ratio_to_direct"] and not s.get("left_out")
-            }
-            for name in (a["name"], b["name"])
-        }
-        paired = _stats(
-            by_round[a["name"]][r] / by_round[b["name"]][r] for r in by_round[a["name"]] if by_round[b["name"]].get(r)
-        )
+        paired = _paired(samples, a["name"], b["name"])
+        if paired and paired["median"] < 1:
+            a, b = b, a
+            paired = _paired(samples, a["name"], b["name"])
         ra, rb = a["ratio_to_direct"], b["ratio_to_direct"]
         if paired:
             served = f"{a['name']} served {_x(paired['median'])} {b['name']}"

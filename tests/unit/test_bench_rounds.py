@@ -413,6 +413,20 @@ def test_verdict_when_the_ranges_overlap() -> None:
     ]
 
 
+def test_verdict_names_first_the_one_that_served_more_round_by_round() -> None:
+    # haproxy's median ÷ direct is the higher (0.65 against 0.62), but nginx served more in two
+    # rounds of three: the line says nginx served 1.06x haproxy, not haproxy 0.94x nginx
+    crossed = {
+        "nginx": [10000, 10000, 6000, 10000, 10000, 7000, 10000, 10000, 6200],
+        "haproxy": [10000, 10000, 6500, 10000, 10000, 6600, 10000, 10000, 5000],
+    }
+    (line,) = run_of(crossed)["verdict"]
+    assert line.startswith(
+        "nginx and haproxy are not distinguishable on this machine: their ÷ direct ranges overlap "
+        "(0.60-0.70 and 0.50-0.66; nginx served 1.06\u00d7 haproxy, range 0.92-1.24 over 3 rounds)"
+    )
+
+
 @pytest.mark.parametrize(
     ("rounds", "words"), [(1, "from 1 round (nginx served 1.20"), (2, "from 2 rounds (nginx served 1.41")]
 )
