@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 import itertools
+import math
 import re
 import statistics
 from collections import ChainMap
@@ -653,8 +654,9 @@ def _target_summary(group: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-# Fewer rounds than this give no verdict.
-MIN_ROUNDS = 3
+# A winner is named only when ranges as far apart would come by chance at most this often between
+# two balancers that serve the same (1 run in 20).
+VERDICT_CHANCE = 0.05
 TIMES = "\u00d7"  # MULTIPLICATION SIGN, as in the verdict "nginx served 1.20 TIMES haproxy"
 
 
@@ -693,6 +695,28 @@ def _paired(samples: Sequence[Mapping[str, Any]], a: str, b: str) -> dict[str, f
     return _stats(ra[r] / rb[r] for r in ra if rb.get(r))
 
 
+def bench_chance(rounds_a: int, rounds_b: int) -> float:
+    """How often two balancers that serve the same get ÷ direct ranges that do not overlap.
+
+    If their rounds' ratios come from one distribution, every order of the rounds_a + rounds_b
+    ratios is equally likely, and the ranges are apart only when all of one's lie above all of the
+    other's: 2 orders out of C(rounds_a + rounds_b, rounds_a). 3 rounds each: 1 run in 10; 4: 1 in
+    35; 5: 1 in 126.
+    """
+    if rounds_a < 1 or rounds_b < 1:
+        raise AnsibleFilterError(f"bench_chance: rounds must be 1 or more, got {rounds_a!r} and {rounds_b!r}")
+    return min(1.0, 2 / math.comb(rounds_a + rounds_b, rounds_a))
+
+
+def _rounds_needed() -> int:
+    """The fewest rounds, the same for both balancers, that can name a winner."""
+    return next(n for n in itertools.count(1) if bench_chance(n, n) <= VERDICT_CHANCE)
+
+
+def _odds(chance: float) -> str:
+    return "every run" if chance >= 1 else f"1 run in {round(1 / chance)}"
+
+
 def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per pair of balancers (and variants) that ran in the same place."""
     lines = []
@@ -723,20 +747,25 @@ def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mappin
             spread = "no round where both served"
         cpu = _cpu_phrase(a, b)
         rounds = min(ra["n"], rb["n"])
-        if rounds < MIN_ROUNDS:
-            # The min-max of one or two rounds says little about the spread: a shared machine's
-            # two rounds have ranked nginx and HAProxy both ways within ten minutes.
-            lines.append(
-                f"{a['name']} and {b['name']} are not distinguishable on this machine from {rounds} "
-                f"round{'s' if rounds > 1 else ''} ({served}): run benchmark_rounds={MIN_ROUNDS} or more; {cpu}"
-            )
-        elif ra["min"] <= rb["max"] and rb["min"] <= ra["max"]:
+        chance = bench_chance(ra["n"], rb["n"])
+        if ra["min"] <= rb["max"] and rb["min"] <= ra["max"]:
             lines.append(
                 f"{a['name']} and {b['name']} are not distinguishable on this machine: their ÷ direct ranges overlap "
                 f"({ra['min']:.2f}-{ra['max']:.2f} and {rb['min']:.2f}-{rb['max']:.2f}; {served}, {spread}); {cpu}"
             )
+        elif chance > VERDICT_CHANCE:
+            # Few rounds give apart ranges by chance: from 3 rounds each, 1 run in 10 names a winner
+            # between two balancers that serve the same.
+            lines.append(
+                f"{a['name']} and {b['name']} are not distinguishable on this machine from {rounds} "
+                f"round{'s' if rounds > 1 else ''} ({served}): with so few, two balancers that serve the same "
+                f"get ranges apart in {_odds(chance)}; run benchmark_rounds={_rounds_needed()} or more; {cpu}"
+            )
         else:
-            lines.append(f"{served} ({spread}); {cpu}")
+            lines.append(
+                f"{served} ({spread}; ranges this far apart come by chance in {_odds(chance)} "
+                f"between two that serve the same); {cpu}"
+            )
     return lines
 
 

@@ -7,6 +7,7 @@ around a real ab run (tests/unit/data/cgroups.md says where each file comes from
 from __future__ import annotations
 
 import copy
+import itertools
 from pathlib import Path
 
 import pytest
@@ -397,11 +398,38 @@ def test_failed_and_non_2xx_are_summed_and_failures_listed() -> None:
     assert nginx["errors"] == ["apr_socket_recv: Connection refused (111)"]
 
 
+# CLEAR and two more rounds in which nginx keeps ahead
+CLEAR5 = {
+    "nginx": CLEAR["nginx"] + [10000, 10000, 6500, 11000, 9000, 6600],
+    "haproxy": CLEAR["haproxy"] + [9000, 9000, 4800, 10000, 10000, 5100],
+}
+
+
 def test_verdict_when_the_ranges_are_apart() -> None:
-    assert run_of(CLEAR)["verdict"] == [
-        "nginx served 1.20\u00d7 haproxy (range 1.19-1.63 over 3 rounds); "
+    assert run_of(CLEAR5)["verdict"] == [
+        "nginx served 1.29\u00d7 haproxy (range 1.19-1.63 over 5 rounds; ranges this far apart come by chance "
+        "in 1 run in 126 between two that serve the same); "
         "nginx's balancer CPU per request is 0.67\u00d7 haproxy's (30 vs 45 µs)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("rounds", "odds"), [((1, 1), 1.0), ((3, 3), 0.1), ((4, 4), 2 / 70), ((5, 5), 2 / 252), ((3, 5), 2 / 56)]
+)
+def test_chance_of_apart_ranges_between_equals(rounds: tuple[int, int], odds: float) -> None:
+    assert bench.bench_chance(*rounds) == pytest.approx(odds)
+
+
+def test_chance_of_apart_ranges_matches_shuffled_equals() -> None:
+    """The same count, by brute force: every order of 3 + 4 ratios from one distribution."""
+    orders = list(itertools.permutations("aaabbbb"))
+    apart = sum(1 for o in orders if "".join(o) in ("aaabbbb", "bbbbaaa"))
+    assert bench.bench_chance(3, 4) == pytest.approx(apart / len(orders))
+
+
+def test_chance_needs_rounds() -> None:
+    with pytest.raises(AnsibleFilterError, match="rounds must be 1 or more"):
+        bench.bench_chance(0, 3)
 
 
 def test_verdict_when_the_ranges_overlap() -> None:
@@ -428,13 +456,19 @@ def test_verdict_names_first_the_one_that_served_more_round_by_round() -> None:
 
 
 @pytest.mark.parametrize(
-    ("rounds", "words"), [(1, "from 1 round (nginx served 1.20"), (2, "from 2 rounds (nginx served 1.41")]
+    ("rounds", "words", "odds"),
+    [
+        (1, "from 1 round (nginx served 1.20", "every run"),
+        (2, "from 2 rounds (nginx served 1.41", "1 run in 3"),
+        (3, "from 3 rounds (nginx served 1.20", "1 run in 10"),
+    ],
 )
-def test_verdict_from_fewer_than_three_rounds_asks_for_more(rounds: int, words: str) -> None:
+def test_verdict_from_too_few_rounds_asks_for_more(rounds: int, words: str, odds: str) -> None:
+    # CLEAR's ranges are apart in all three rounds, and still no winner: 1 run in 10 does that by chance
     fewer = {name: values[: 3 * rounds] for name, values in CLEAR.items()}
     (line,) = run_of(fewer)["verdict"]
     assert line.startswith(f"nginx and haproxy are not distinguishable on this machine {words}")
-    assert "run benchmark_rounds=3 or more" in line
+    assert f"two balancers that serve the same get ranges apart in {odds}; run benchmark_rounds=4 or more" in line
 
 
 def test_no_verdict_across_places_or_without_direct() -> None:
@@ -508,7 +542,7 @@ def test_markdown_report() -> None:
     assert "| m1 direct | containers | 3 | 10 000 (8 000-12 000) | 1.00 (0.80-1.20) | 2 | 25 | 0 | 0 |" in report
     assert "| haproxy | 9 | 45 | 96 | 150 | 13.5 | 2.12 |" in report
     assert "| m1 direct | 9 | - | 96 | 105 | 13.5 | 2.12 |" in report
-    assert "- nginx served 1.20\u00d7 haproxy (range 1.19-1.63 over 3 rounds)" in report
+    assert "- nginx and haproxy are not distinguishable on this machine from 3 rounds (nginx served 1.20" in report
     assert "| 1 | 1 | m1 direct | 10 000 | 1.00 | 25 | 0 | 0 | 9, -, 96 |" in report
 
 
