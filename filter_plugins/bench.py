@@ -705,12 +705,16 @@ def bench_chance(rounds_a: int, rounds_b: int) -> float:
     """
     if rounds_a < 1 or rounds_b < 1:
         raise AnsibleFilterError(f"bench_chance: rounds must be 1 or more, got {rounds_a!r} and {rounds_b!r}")
-    return min(1.0, 2 / math.comb(rounds_a + rounds_b, rounds_a))
+    return 2 / math.comb(rounds_a + rounds_b, rounds_a)  # C(n + m, n) >= 2: at most 1
 
 
 def _rounds_needed() -> int:
     """The fewest rounds, the same for both balancers, that can name a winner."""
     return next(n for n in itertools.count(1) if bench_chance(n, n) <= VERDICT_CHANCE)
+
+
+def _rounds(n: int) -> str:
+    return f"{n} round{'' if n == 1 else 's'}"
 
 
 def _odds(chance: float) -> str:
@@ -741,7 +745,7 @@ def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mappin
         ra, rb = a["ratio_to_direct"], b["ratio_to_direct"]
         if paired:
             served = f"{a['name']} served {_x(paired['median'])} {b['name']}"
-            spread = f"range {paired['min']:.2f}-{paired['max']:.2f} over {paired['n']} rounds"
+            spread = f"range {paired['min']:.2f}-{paired['max']:.2f} over {_rounds(paired['n'])}"
         else:  # no round where both served: the medians' ratio
             served = f"{a['name']} served {_x(ra['median'] / rb['median'])} {b['name']}"
             spread = "no round where both served"
@@ -757,9 +761,9 @@ def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mappin
             # Few rounds give apart ranges by chance: from 3 rounds each, 1 run in 10 names a winner
             # between two balancers that serve the same.
             lines.append(
-                f"{a['name']} and {b['name']} are not distinguishable on this machine from {rounds} "
-                f"round{'s' if rounds > 1 else ''} ({served}): with so few, two balancers that serve the same "
-                f"get ranges apart in {_odds(chance)}; run benchmark_rounds={_rounds_needed()} or more; {cpu}"
+                f"{a['name']} and {b['name']} are not distinguishable on this machine from {_rounds(rounds)} "
+                f"({served}, {spread}): with so few, two balancers that serve the same get ranges apart in "
+                f"{_odds(chance)}; run benchmark_rounds={_rounds_needed()} or more; {cpu}"
             )
         else:
             lines.append(

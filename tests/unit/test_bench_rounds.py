@@ -458,9 +458,9 @@ def test_verdict_names_first_the_one_that_served_more_round_by_round() -> None:
 @pytest.mark.parametrize(
     ("rounds", "words", "odds"),
     [
-        (1, "from 1 round (nginx served 1.20", "every run"),
-        (2, "from 2 rounds (nginx served 1.41", "1 run in 3"),
-        (3, "from 3 rounds (nginx served 1.20", "1 run in 10"),
+        (1, "from 1 round (nginx served 1.20\u00d7 haproxy, range 1.20-1.20 over 1 round)", "every run"),
+        (2, "from 2 rounds (nginx served 1.41\u00d7 haproxy, range 1.20-1.63 over 2 rounds)", "1 run in 3"),
+        (3, "from 3 rounds (nginx served 1.20\u00d7 haproxy, range 1.19-1.63 over 3 rounds)", "1 run in 10"),
     ],
 )
 def test_verdict_from_too_few_rounds_asks_for_more(rounds: int, words: str, odds: str) -> None:
@@ -542,7 +542,10 @@ def test_markdown_report() -> None:
     assert "| m1 direct | containers | 3 | 10 000 (8 000-12 000) | 1.00 (0.80-1.20) | 2 | 25 | 0 | 0 |" in report
     assert "| haproxy | 9 | 45 | 96 | 150 | 13.5 | 2.12 |" in report
     assert "| m1 direct | 9 | - | 96 | 105 | 13.5 | 2.12 |" in report
-    assert "- nginx and haproxy are not distinguishable on this machine from 3 rounds (nginx served 1.20" in report
+    assert (
+        "- nginx and haproxy are not distinguishable on this machine from 3 rounds "
+        "(nginx served 1.20\u00d7 haproxy, range 1.19-1.63 over 3 rounds)" in report
+    )
     assert "| 1 | 1 | m1 direct | 10 000 | 1.00 | 25 | 0 | 0 | 9, -, 96 |" in report
 
 
