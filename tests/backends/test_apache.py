@@ -47,15 +47,19 @@ def test_apache_configuration_passes_configtest(host) -> None:
     assert host.run("apache2ctl configtest").rc == 0
 
 
-def test_apache_runs_the_chosen_mpm_only(host) -> None:
+def _setting(host, name: str):
+    """The host's value of an apache_backend variable: its inventory's, else the role's default."""
     defaults = yaml.safe_load((REPO / "roles/apache_backend/defaults/main.yml").read_text())
-    chosen = host.ansible.get_variables().get("apache_backend_mpm", defaults["apache_backend_mpm"])
+    return host.ansible.get_variables().get(name, defaults[name])
+
+
+def test_apache_runs_the_chosen_mpm_only(host) -> None:
+    chosen = _setting(host, "apache_backend_mpm")
     modules = host.run("apache2ctl -M").stdout
     assert re.findall(r"^ (mpm_\w+_module)", modules, re.MULTILINE) == [f"mpm_{chosen}_module"]
 
 
 def test_apache_maps_files_only_when_asked(host) -> None:
-    defaults = yaml.safe_load((REPO / "roles/apache_backend/defaults/main.yml").read_text())
-    wanted = host.ansible.get_variables().get("apache_backend_enable_mmap", defaults["apache_backend_enable_mmap"])
+    wanted = _setting(host, "apache_backend_enable_mmap")
     conf = host.file("/etc/apache2/conf-enabled/lbfarm.conf").content_string
     assert re.findall(r"^EnableMMAP (\w+)$", conf, re.MULTILINE) == ["On" if wanted else "Off"]
