@@ -469,7 +469,8 @@ def farm_endpoints(
 
     By convention of the balancer roles: <name>_lb_port is the farm's port; <name>_lb_vip, when
     the role has one, else the inventory's lab_vip (the floating address of a pair of balancers),
-    is where the farm answers instead of the host's address; <name>_lb_stats
+    is where the farm answers instead of the host's address (host_url: where this host answers by
+    itself, its own address on a pair); <name>_lb_stats
     with _stats_port, _stats_uri, _stats_user, _stats_realm is a stats page on the host's address;
     <name>_lb_api with _api_bind and _api_user is an API on the host itself.
     """
@@ -502,6 +503,9 @@ def farm_endpoints(
         "port": port,
         "vip": vip,
         "url": f"http://{vip or address}:{port}/",
+        # where this balancer host answers by itself: its own address when the farm's address is
+        # one a pair shares (the balancer listens on every address), else the farm's own
+        "host_url": f"http://{address if vip and not settings.get('vip') else vip or address}:{port}/",
         "stats": stats,
         "api": api,
         "shares": farm_shares(backends) if backends else None,

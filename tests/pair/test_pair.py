@@ -7,10 +7,14 @@ and time what the client saw. Each test restores the pair before it ends.
 
 from __future__ import annotations
 
+import importlib.util
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
+from farmcheck import wait_until
 from loadcheck import Load, LoadResult
 
 LOAD_SECONDS = 22.0
@@ -106,3 +110,53 @@ def test_silent_balancer_host_is_replaced(pair) -> None:
         lambda name: pair.docker("pause", pair.container(name)),
         lambda name: pair.docker("unpause", pair.container(name)),
     )
+
+
+def _proof_module():
+    path = Path(__file__).resolve().parents[2] / "playbooks/library/farm_proof.py"
+    spec = importlib.util.spec_from_file_location("farm_proof", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_proof_passes_with_other_clients_and_both_balancers_at_once(pair, playbook) -> None:
+    """site.yml's proof on a pair (each balancer's own address, then the floating address) three
+    times over, two proofs at once, with another client loading the floating address all the
+    while; and the proof's own rule 40 times from four threads at once, through the floating
+    address and each balancer's own address: a correct farm never fails it."""
+    proof = _proof_module()
+    urls = [pair.farm.url] + [
+        f"http://{pair.farm.hostvars[name]['lab_address']}:{pair.farm.endpoints['port']}/" for name in pair.balancers
+    ]
+    with (
+        Load(pair.farm.url, seconds=180, workers=2, rate=100) as load,
+        ThreadPoolExecutor(2) as playbooks,
+        ThreadPoolExecutor(4) as rules,
+    ):
+        started = [playbooks.submit(playbook, "playbooks/proof.yml", check=False) for _ in range(6)]
+        pending = [(url, rules.submit(proof.prove, url, pair.farm.shares)) for url in (urls * 14)[:40]]
+        runs = [future.result() for future in started]
+        proofs = [(url, future.result()) for url, future in pending]
+        load.stop()
+    failed = [run.output[-3000:] for run in runs if run.rc != 0]
+    assert not failed, failed[0]
+    missed = [(url, got) for url, got in proofs if got.get("failed") or got["missing"] or got["unexpected"]]
+    assert not missed, missed[:3]
+    assert load.result.succeeded_after(0) > 0, "the other client sent nothing: the proofs ran alone"
+    print(f"\n6 proofs and 40 proof rules beside {load.result.requests} other requests: none failed")
+
+
+def test_proof_fails_when_a_backend_does_not_answer(pair, playbook) -> None:
+    backend = min(pair.farm.shares, key=pair.farm.shares.get)  # the one seen least often
+    host = pair.farm.host(backend)
+    host.run_test("systemctl stop apache2")
+    try:
+        run = playbook("playbooks/proof.yml", check=False)
+    finally:
+        host.run_test("systemctl start apache2")
+    assert run.rc != 0, run.output[-3000:]
+    assert f"{backend} never answered" in run.output, run.output[-3000:]
+    assert wait_until(lambda: pair.farm.count(6)[backend] > 0, 60), f"{backend} did not come back"

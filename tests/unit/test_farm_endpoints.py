@@ -103,6 +103,13 @@ def test_balancer_settings_give_the_ipvs_real_servers_their_director_values() ->
 def test_a_pair_of_balancers_answers_on_its_floating_address() -> None:
     got = farm.farm_endpoints({**M3, "lab_vip": "192.168.56.10"}, "haproxy")
     assert (got["address"], got["url"]) == ("192.168.56.10", "http://192.168.56.10:80/")
+    assert got["host_url"] == "http://192.168.56.4:80/", "each balancer of the pair is proven on its own address too"
     assert got["stats"]["url"].startswith("http://192.168.56.4:"), "each balancer keeps its own stats page"
     ipvs = farm.farm_endpoints({**M3, "lab_vip": "192.168.56.10", "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
     assert ipvs["address"] == "10.9.9.9", "IPVS answers on its own VIP"
+    assert ipvs["host_url"] == ipvs["url"] == "http://10.9.9.9:80/"
+
+
+def test_a_single_balancer_answers_on_its_own_address_only() -> None:
+    got = farm.farm_endpoints(M3, "nginx")
+    assert got["host_url"] == got["url"] == "http://192.168.56.4:80/"
