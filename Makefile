@@ -12,6 +12,8 @@ REPORTS := $(CURDIR)/reports
 # Each role with a scenario of its own (roles/ROLE/molecule/default), in name order.
 ROLE_SCENARIOS := $(patsubst roles/%/molecule/default/molecule.yml,%,$(sort $(wildcard roles/*/molecule/default/molecule.yml)))
 export PATH := $(BIN):$(PATH)
+# ansible-core imports cryptography's DSA, which warns on every Ansible start: not lbfarm's to fix
+export PYTHONWARNINGS := ignore:DSA is deprecated
 
 .PHONY: help deps docker image vm-image lab lab-destroy bench test unit lint docs stats-screenshot molecule molecule-first-lane molecule-second-lane
 
@@ -47,8 +49,9 @@ docker:
 $(VENV)/.installed: requirements.txt
 	@echo "== Python tools into $(VENV)"
 	python3 -m venv $(VENV)
-	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -r requirements.txt
+	@# pip's own notices (this machine's index settings) go to the log, shown when it fails
+	@{ $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -r requirements.txt; } > $(VENV)/pip.log 2>&1 \
+	  || { cat $(VENV)/pip.log; echo "pip failed: log in $(VENV)/pip.log"; exit 1; }
 	touch $@
 
 image: deps
@@ -85,6 +88,7 @@ endif
 test: deps
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
 	$(MAKE) --no-print-directory unit lint image vm-image molecule
+	@python3 tests/step_times.py --table $(REPORTS)/steps-*.json
 	@python3 tests/junit_summary.py $(REPORTS)/*.xml
 
 # The VM scenarios' image (Debian 12 for QEMU), built once into ~/.cache/lbfarm/vm.
@@ -98,7 +102,12 @@ unit:
 lint:
 	ruff check .
 	ruff format --check .
-	ansible-lint --profile production
+	@# Ansible's YAML loader calls a merge key (<<) followed by the keys it overrides (Molecule's
+	@# platforms) duplicates; ansible-lint's yamllint still refuses real duplicate keys. Its notices
+	@# (offline mode, Python deprecations in Ansible) go to the log; all of it shows on a failure.
+	@mkdir -p $(REPORTS); echo "ansible-lint --profile production (log: reports/ansible-lint.log)"; \
+	ANSIBLE_DUPLICATE_YAML_DICT_KEY=ignore ansible-lint --profile production > $(REPORTS)/ansible-lint.log 2>&1 \
+	  && tail -n 1 $(REPORTS)/ansible-lint.log || { cat $(REPORTS)/ansible-lint.log; exit 1; }
 
 # The variable tables of docs/variables.md, generated from roles/*/meta/argument_specs.yml.
 docs:
@@ -143,9 +152,11 @@ molecule-first-lane:
 molecule-second-lane:
 	@for scenario in $(SECOND_LANE); do $(call molecule_test,.,farm,$$scenario); done
 
-# $(call molecule_test,DIRECTORY,REPORT PREFIX,SCENARIO): one scenario, its report, timed.
+# $(call molecule_test,DIRECTORY,REPORT PREFIX,SCENARIO): one scenario, its report, and the time
+# of each of its steps (reports/steps-PREFIX-SCENARIO.json, tabled at the end of make test).
 define molecule_test
 echo "== molecule test -s $(3) in $(1) ($$(date +%T))"; \
-(cd $(1) && PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(2)-$(3).xml" molecule test -s $(3)) \
+(cd $(1) && PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(2)-$(3).xml --durations=8" molecule test -s $(3)) 2>&1 \
+  | python3 $(CURDIR)/tests/step_times.py --record $(REPORTS)/steps-$(2)-$(3).json \
   || { echo "== lane failed: molecule test -s $(3) in $(1)"; exit 1; }
 endef
