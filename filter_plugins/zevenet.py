@@ -15,7 +15,9 @@ DOCUMENTATION = r"""
   description:
     - C(farm_zevenet_backends) turns the list from C(farm_backends) into the bodies of
       C(POST /farms/F/services/S/backends) (profile http) or C(POST /farms/F/backends) (profile
-      l4xnat), each with the inventory name of its host under C(name) for messages.
+      l4xnat), each with the inventory name of its host under C(name) for messages and its
+      recorded state (ready, drain, maint) under C(state), which the module applies with
+      ZAPI's maintenance action.
     - Zevenet takes weights and priorities 1-9 only. With C(weight_policy=refuse) a weight out of
       that range stops the play; with C(weight_policy=scale) weights above 9 are scaled down to
       1-9 keeping their ratio as well as integers allow, with a warning. A weight of 0 is refused
@@ -27,8 +29,8 @@ DOCUMENTATION = r"""
 
 EXAMPLES = r"""
 _zevenet_backends: "{{ groups['backends'] | farm_backends(hostvars) | farm_zevenet_backends('http') }}"
-# [{'name': 'm1', 'ip': '192.168.56.2', 'port': 80, 'weight': 3},
-#  {'name': 'm2', 'ip': '192.168.56.3', 'port': 80, 'weight': 1}]
+# [{'name': 'm1', 'ip': '192.168.56.2', 'port': 80, 'weight': 3, 'state': 'ready'},
+#  {'name': 'm2', 'ip': '192.168.56.3', 'port': 80, 'weight': 1, 'state': 'drain'}]
 """
 
 PROFILES = ("http", "l4xnat")
@@ -100,6 +102,7 @@ def farm_zevenet_backends(
                 "(or lab_address) of the host to its IP",
             ) from None
         item: dict[str, Any] = {"name": b["name"], "ip": b["address"], "port": b["port"], "weight": weights[b["name"]]}
+        item["state"] = b.get("state", "ready")  # not a ZAPI field: the module's maintenance calls
         priority = b.get("priority")
         if priority is None and b.get("backup"):
             priority = 2

@@ -182,7 +182,11 @@ class FakeZapi:
     def call(self, method: str, path: str, body: dict | None = None) -> tuple[int, Any]:
         self.calls.append((method, path, copy.deepcopy(body)))
         if method == "GET":
-            return self.gets[path]
+            answer = self.gets[path]
+            if not isinstance(answer, list):
+                return answer
+            # the answers of successive GETs (the farm before and after the writes), the last one kept
+            return answer.pop(0) if len(answer) > 1 else answer[0]
         return self.writes.get((method, path), (200, {"description": "ok"}))
 
     @property
@@ -396,6 +400,58 @@ def test_check_mode_on_an_empty_appliance() -> None:
     assert api.sent == []
     assert len(result["requests"]) == 5
     assert result["status"] == "absent"
+
+
+# ---- recorded backend states (playbooks/backend.yml) ------------------------------------------
+
+
+def drained(weights: dict[str, int] | None = None, profile: str = "http", **states: str) -> list[dict]:
+    """The backends as configure.yml passes them, with recorded states (m2="drain")."""
+    extra = {name: {"backend_state": state} for name, state in states.items()}
+    return inventory_backends(weights or {"m1": 3, "m2": 1}, profile, **extra)
+
+
+def test_a_farm_created_again_puts_each_backend_back_in_its_recorded_state() -> None:
+    created = http_farm([http_backend(0, "192.0.2.2", 3), http_backend(1, "192.0.2.3", 1)])
+    api = appliance(None, gets={"/farms/lbfarm": [NOT_FOUND, (200, created)]})
+    zf.run(params(backends=drained(m2="drain")), False, api)
+    assert api.sent[-1] == ("PUT", f"{SERVICE}/backends/1/maintenance", {"action": "maintenance", "mode": "drain"})
+    assert len(api.sent) == 6  # the farm, its service, two backends, the health check, then the state
+
+
+def test_an_l4xnat_farm_created_again_cuts_a_backend_recorded_in_maintenance() -> None:
+    created = l4_farm([l4_backend(0, "192.0.2.2", 3), l4_backend(1, "192.0.2.3", 1)])
+    api = appliance(None, gets={"/farms/lbfarm": [NOT_FOUND, (200, created)]})
+    zf.run(params("l4xnat", backends=drained(profile="l4xnat", m1="maint")), False, api)
+    assert api.sent[-1] == ("PUT", "/farms/lbfarm/backends/0/maintenance", {"action": "maintenance", "mode": "cut"})
+
+
+def test_states_already_on_the_appliance_send_nothing() -> None:
+    api = appliance(http_farm([http_backend(0, "192.0.2.2", 3), http_backend(1, "192.0.2.3", 1, "maintenance")]))
+    result = zf.run(params(backends=drained(m2="maint")), False, api)
+    assert api.sent == []
+    assert result["changed"] is False
+
+
+def test_a_backend_put_in_maintenance_by_hand_comes_back_when_recorded_ready() -> None:
+    api = appliance(http_farm([http_backend(0, "192.0.2.2", 3, "maintenance"), http_backend(1, "192.0.2.3", 1)]))
+    zf.run(params(), False, api)
+    assert api.sent == [("PUT", f"{SERVICE}/backends/0/maintenance", {"action": "up"})]
+
+
+def test_check_mode_lists_the_state_of_a_backend_it_would_add() -> None:
+    api = appliance(None)
+    result = zf.run(params(backends=drained(m2="drain")), True, api)
+    assert api.sent == []
+    assert result["lines"][-1] == (
+        f'PUT {SERVICE}/backends/<new 192.0.2.3:80>/maintenance {{"action": "maintenance", "mode": "drain"}}'
+    )
+
+
+def test_a_backend_missing_after_configure_is_an_error() -> None:
+    api = appliance(None, gets={"/farms/lbfarm": [NOT_FOUND, (200, http_farm([http_backend(0, "192.0.2.2", 3)]))]})
+    with pytest.raises(zf.PlanError, match=r"192.0.2.3:80 is not in farm lbfarm after configure"):
+        zf.run(params(backends=drained(m2="drain")), False, api)
 
 
 # ---- refused calls ---------------------------------------------------------------------------

@@ -17,8 +17,8 @@ def backends(**hosts: dict) -> list[dict]:
 def test_the_labs_weights_render_as_they_are() -> None:
     rendered = zevenet.farm_zevenet_backends(backends(m1={"backend_weight": 3}, m2={"backend_weight": 1}))
     assert rendered == [
-        {"name": "m1", "ip": "192.0.2.2", "port": 80, "weight": 3},
-        {"name": "m2", "ip": "192.0.2.3", "port": 80, "weight": 1},
+        {"name": "m1", "ip": "192.0.2.2", "port": 80, "weight": 3, "state": "ready"},
+        {"name": "m2", "ip": "192.0.2.3", "port": 80, "weight": 1, "state": "ready"},
     ]
 
 
@@ -93,3 +93,8 @@ def test_the_vip_must_be_an_ip_address() -> None:
     for bad in ("", "zevenet.lab", None):
         with pytest.raises(AnsibleFilterError, match=r"zevenet_lb_vip=.* is not an IP address"):
             zevenet.farm_zevenet_vip(bad)
+
+
+def test_each_backend_carries_its_recorded_state() -> None:
+    rendered = zevenet.farm_zevenet_backends(backends(m1={"backend_state": "drain"}, m2={"backend_state": "maint"}))
+    assert [b["state"] for b in rendered] == ["drain", "maint"]

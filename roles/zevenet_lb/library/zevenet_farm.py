@@ -336,31 +336,57 @@ def plan_action(farm: str, state: str, status: str | None) -> list[dict]:
     return [request("PUT", path, {"action": "stop"})]
 
 
-def plan_backend_state(desired: dict, current: dict | None, address: dict, state: str) -> list[dict]:
-    """ready: out of maintenance; drain and maint: into maintenance (mode drain, mode cut).
+def _find_backend(backends: list[dict], ip: str, port: int) -> dict | None:
+    return next((b for b in backends if str(b.get("ip")) == ip and _port(b.get("port")) == int(port)), None)
+
+
+def _state_request(base: str, found: dict, state: str) -> list[dict]:
+    """The maintenance call that puts the backend `found` (as GET reads it) in `state`, if any.
 
     ZAPI reads a backend in maintenance back as "maintenance" without its mode: one already in
     maintenance is left as it is (go through ready to change drain into cut).
     """
+    in_maintenance = found.get("status") == "maintenance"
+    path = f"{base}/{found['id']}/maintenance"
+    if state == "ready":
+        return [request("PUT", path, {"action": "up"})] if in_maintenance else []
+    return [] if in_maintenance else [request("PUT", path, MAINTENANCE[state])]
+
+
+def plan_backend_state(desired: dict, current: dict | None, address: dict, state: str) -> list[dict]:
+    """ready: out of maintenance; drain and maint: into maintenance (mode drain, mode cut)."""
     farm, profile, service = desired["farmname"], desired["profile"], desired["service"]
     where = f"{address['ip']}:{address['port']}"
     if current is None:
         raise PlanError(f"the farm {farm} does not exist on the appliance: configure it before setting {where} {state}")
-    found = next(
-        (
-            b
-            for b in backend_list(current, profile, service)
-            if str(b.get("ip")) == address["ip"] and _port(b.get("port")) == int(address["port"])
-        ),
-        None,
-    )
+    found = _find_backend(backend_list(current, profile, service), address["ip"], address["port"])
     if found is None:
         raise PlanError(f"no backend {where} in farm {farm}: is it still in the backends group? configure the farm")
-    in_maintenance = found.get("status") == "maintenance"
-    path = f"{backends_path(farm, profile, service)}/{found['id']}/maintenance"
-    if state == "ready":
-        return [request("PUT", path, {"action": "up"})] if in_maintenance else []
-    return [] if in_maintenance else [request("PUT", path, MAINTENANCE[state])]
+    return _state_request(backends_path(farm, profile, service), found, state)
+
+
+def plan_states(desired: dict, current: dict | None, planned: bool = False) -> list[dict]:
+    """The maintenance calls that give every backend its recorded state (the backends' `state`).
+
+    Run on the farm as GET reads it after configure's writes, so that a farm created again, or a
+    backend added, comes back in the state recorded for it (playbooks/backend.yml). planned: the
+    writes were only planned (check mode), so a backend not on the appliance yet is one they would
+    add: its call is listed with the address in place of the id Zevenet would give it.
+    """
+    farm, profile, service = desired["farmname"], desired["profile"], desired["service"]
+    base = backends_path(farm, profile, service)
+    on_appliance = backend_list(current, profile, service)
+    plan: list[dict] = []
+    for wanted in desired["backends"]:
+        state = wanted.get("state") or "ready"
+        found = _find_backend(on_appliance, wanted["ip"], wanted["port"])
+        if found is not None:
+            plan += _state_request(base, found, state)
+        elif state != "ready":
+            if not planned:
+                raise PlanError(f"the backend {wanted['ip']}:{wanted['port']} is not in farm {farm} after configure")
+            plan.append(request("PUT", f"{base}/<new {wanted['ip']}:{wanted['port']}>/maintenance", MAINTENANCE[state]))
+    return plan
 
 
 # ---- running it ------------------------------------------------------------------------------
@@ -389,6 +415,17 @@ def desired_farm(params: dict) -> dict:
     }
 
 
+def send_all(api: Any, plan: list[dict], sent: list[dict]) -> None:
+    """Send the requests in order, adding each to `sent`; a refusal carries what went through."""
+    for req in plan:
+        try:
+            send(api, req["method"], req["path"], req["body"])
+        except ZapiError as err:
+            err.sent = sent
+            raise
+        sent.append(req)
+
+
 def run(params: dict, check_mode: bool, api: Any) -> dict[str, Any]:
     """Plan from GET answers, then (outside check mode) send the plan; raises ZapiError or PlanError."""
     desired = desired_farm(params)
@@ -404,6 +441,8 @@ def run(params: dict, check_mode: bool, api: Any) -> dict[str, Any]:
                     "or to '' for none"
                 )
         plan = plan_configure(desired, current)
+        if check_mode:
+            plan += plan_states(desired, current, planned=True)
     elif state == "absent":
         plan = [] if current is None else [request("DELETE", f"/farms/{farm}")]
     elif state == "backend":
@@ -416,13 +455,9 @@ def run(params: dict, check_mode: bool, api: Any) -> dict[str, Any]:
     if check_mode:
         final = "absent" if current is None else (current.get("params") or {}).get("status")
         return {"changed": bool(plan), "requests": plan, "lines": describe(plan), "status": final}
-    for req in plan:
-        try:
-            send(api, req["method"], req["path"], req["body"])
-        except ZapiError as err:
-            err.sent = sent
-            raise
-        sent.append(req)
+    send_all(api, plan, sent)
+    if state == "present":  # each backend in its recorded state, on the farm as it now is
+        send_all(api, plan_states(desired, read_farm(api, farm) if sent else current), sent)
     final = read_status(api, farm)
     # A running farm may need a restart for its changes (HTTP without proxy_ng, new VIP or port):
     # the equivalent of the other balancers' reload, so configure does it.
