@@ -22,7 +22,12 @@ DOCUMENTATION = r"""
   description:
     - "Parses the text as TOML and checks it against what gobetween 0.8.1 (and 0.8.0: the same rules,
       but for initial_status, new in 0.8.1) does with each value when it starts. Returns a list of
-      messages, each naming the key and the value; an empty list means the configuration is sound."
+      messages, each naming the key and the value; an empty list means the configuration is sound.
+      With a mapping of dotted keys to what sets them (the role's _gobetween_lb_toml_variables), each
+      message about such a key ends with (set by VARIABLE), text that is not TOML too (by its line)."
+    - "C(gobetween_toml_string) writes any text as a TOML basic string (quotes, backslashes and control
+      characters escaped, everything else as it is: an emoji stays an emoji, where to_json would write
+      a surrogate pair that TOML refuses); its errors name the variable given as its argument."
     - "Refused because gobetween exits on them at start-up (FATAL or panic):
       a TOML value of the wrong type (burntsushi/toml v0.3.1 Decode, cmd/from-file.go);
       [logging] level that logrus.ParseLevel does not know (logging/log.go Configure);
@@ -54,8 +59,11 @@ DOCUMENTATION = r"""
 
 EXAMPLES = r"""
 - ansible.builtin.assert:
-    that: _config | gobetween_config_errors | length == 0
-    fail_msg: "{{ _config | gobetween_config_errors }}"
+    that: _config | gobetween_config_errors(_gobetween_lb_toml_variables) | length == 0
+    fail_msg: "{{ _config | gobetween_config_errors(_gobetween_lb_toml_variables) }}"
+
+# any text as a TOML string, its errors naming the variable
+password = {{ gobetween_lb_api_password | gobetween_toml_string('gobetween_lb_api_password') }}
 
 # a probe string as gobetween reads it: real CR/LF become \r\n, valid escapes are kept
 probe_send = {{ "HEAD / HTTP/1.0\r\n\r\n" | gobetween_go_string | to_json }}
@@ -246,6 +254,38 @@ def gobetween_go_string(value: str) -> str:
             out.append(f"\\U{code:08x}")
         i += 1
     return "".join(out)
+
+
+# TOML basic strings: these characters must be escaped (TOML 1.0; burntsushi/toml, which gobetween uses, reads
+# the same escapes); every other character is written as it is, in UTF-8.
+_TOML_ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def gobetween_toml_string(value: Any, variable: str = "the value") -> str:
+    """A TOML basic string holding exactly `value`: any Unicode, an emoji included.
+
+    JSON (to_json) writes a character outside Unicode's Basic Multilingual Plane as a surrogate
+    pair, which TOML refuses; here it is written as it is. Quotes, backslashes and control
+    characters are escaped. `variable` names the value in the error for what no TOML string can
+    hold (a lone surrogate) or a value that is not text.
+    """
+    if not isinstance(value, str):
+        raise AnsibleFilterError(f"{variable}={value!r} must be text for gobetween.toml, got {type(value).__name__}")
+    out = []
+    for i, c in enumerate(value):
+        code = ord(c)
+        if 0xD800 <= code <= 0xDFFF:
+            raise AnsibleFilterError(
+                f"{variable}={value!r}: character {i + 1} is a lone surrogate (U+{code:04X}), which no UTF-8 "
+                "text can hold: write the character itself"
+            )
+        if c in _TOML_ESCAPES:
+            out.append(_TOML_ESCAPES[c])
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\u{code:04X}")
+        else:
+            out.append(c)
+    return '"' + "".join(out) + '"'
 
 
 # --- Go's time.ParseDuration (time/format.go) ------------------------------------------------------------
@@ -518,14 +558,42 @@ def _globals(config: Mapping[str, Any]) -> list[str]:
     return errors
 
 
-def gobetween_config_errors(text: str) -> list[str]:
-    """Everything gobetween would reject, ignore or misread in this configuration."""
+_WHERE_KEY = re.compile(r"^\[?([\w.-]+)\]?: (\w+)")  # "[api.basic_auth]: password ...", "servers.farm: bind ..."
+_TOML_LINE = re.compile(r"\(at line (\d+)")
+_TOML_SECTION = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*(#.*)?$")
+_TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=")
+
+
+def _toml_path_at(text: str, lineno: int) -> str:
+    """The dotted key written on line `lineno` of the text (its table's name before it), or ''."""
+    lines = text.splitlines()
+    if not 1 <= lineno <= len(lines):
+        return ""
+    key = _TOML_KEY.match(lines[lineno - 1])
+    if not key:
+        return ""
+    section = next((m.group(1) for line in reversed(lines[: lineno - 1]) if (m := _TOML_SECTION.match(line))), "")
+    return f"{section}.{key.group(1)}" if section else key.group(1)
+
+
+def _named(error: str, path: str, variables: Mapping[str, str]) -> str:
+    return f"{error} (set by {variables[path]})" if path in variables else error
+
+
+def gobetween_config_errors(text: str, variables: Mapping[str, str] | None = None) -> list[str]:
+    """Everything gobetween would reject, ignore or misread in this configuration.
+
+    variables maps a dotted key of the file (servers.farm.bind) to what sets it; each refusal of a
+    key found there names it.
+    """
     if not isinstance(text, str):
         raise AnsibleFilterError(f"gobetween_config_errors expects the configuration text, got {type(text).__name__}")
+    variables = variables or {}
     try:
         config = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
-        return [f"not valid TOML: {err}"]
+        line = _TOML_LINE.search(str(err))
+        return [_named(f"not valid TOML: {err}", _toml_path_at(text, int(line.group(1))) if line else "", variables)]
     errors = _unknown("top level", config, TOP_KEYS) + _globals(config)
     servers = config.get("servers")
     if not isinstance(servers, Mapping) or not servers:
@@ -533,11 +601,15 @@ def gobetween_config_errors(text: str) -> list[str]:
     else:
         for name, server in servers.items():
             errors += _server(name, server)
-    return errors
+    return [_named(e, ".".join(m.groups()) if (m := _WHERE_KEY.match(e)) else "", variables) for e in errors]
 
 
 class FilterModule:
     """Ansible entry point."""
 
     def filters(self) -> dict[str, Any]:
-        return {"gobetween_config_errors": gobetween_config_errors, "gobetween_go_string": gobetween_go_string}
+        return {
+            "gobetween_config_errors": gobetween_config_errors,
+            "gobetween_go_string": gobetween_go_string,
+            "gobetween_toml_string": gobetween_toml_string,
+        }

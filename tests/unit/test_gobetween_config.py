@@ -17,7 +17,13 @@ from ansible.errors import AnsibleFilterError
 
 from filter_plugins import farm
 from filter_plugins import gobetween as gobetween_module
-from filter_plugins.gobetween import STATIC_ENTRY, go_unquote, gobetween_config_errors, gobetween_go_string
+from filter_plugins.gobetween import (
+    STATIC_ENTRY,
+    go_unquote,
+    gobetween_config_errors,
+    gobetween_go_string,
+    gobetween_toml_string,
+)
 
 ROLE = Path(__file__).parents[2] / "roles/gobetween_lb"
 LAB = {
@@ -39,6 +45,7 @@ def render(template: str = "gobetween.toml.j2", **overrides) -> str:
     env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
     env.filters["to_json"] = json.dumps  # what Ansible's to_json does with a string
     env.filters["gobetween_go_string"] = gobetween_go_string
+    env.filters["gobetween_toml_string"] = gobetween_toml_string
     return env.from_string((ROLE / "templates" / template).read_text()).render(variables)
 
 
@@ -244,3 +251,70 @@ def test_documentation_says_which_rules_are_covered() -> None:
 def test_check_wants_text() -> None:
     with pytest.raises(AnsibleFilterError, match="expects the configuration text"):
         gobetween_config_errors(None)
+
+
+# ---- strings and the variables that set them -------------------------------------------------------------
+
+VARIABLES = yaml.safe_load((ROLE / "vars/main.yml").read_text())["_gobetween_lb_toml_variables"]
+# keys the template writes from no variable
+FIXED = {"logging.output", "servers.farm.protocol", "servers.farm.discovery.kind"}
+FIXED |= {"servers.farm.healthcheck.probe_protocol", "servers.farm.healthcheck.probe_strategy"}
+
+
+def leaf_keys(table: dict, prefix: str = "") -> set[str]:
+    keys = set()
+    for key, value in table.items():
+        path = f"{prefix}{key}"
+        keys |= leaf_keys(value, path + ".") if isinstance(value, dict) else {path}
+    return keys
+
+
+@pytest.mark.parametrize("password", ["pass\U0001f600word", "dépôt", 'a"b\\c', "tab\there", "del\x7f", "\u2028"])
+def test_any_unicode_in_a_string_is_written_as_toml_and_read_back_as_it_was(password: str) -> None:
+    text = render(gobetween_lb_api_password=password)
+    assert tomllib.loads(text)["api"]["basic_auth"]["password"] == password
+    assert gobetween_config_errors(text, VARIABLES) == []
+
+
+def test_an_emoji_was_a_surrogate_pair_with_to_json_which_toml_refuses() -> None:
+    written = json.dumps("pass\U0001f600word")
+    assert written == '"pass\\ud83d\\ude00word"'
+    with pytest.raises(tomllib.TOMLDecodeError):
+        tomllib.loads(f"password = {written}")
+
+
+def test_every_key_the_template_writes_has_its_variable_named() -> None:
+    written = leaf_keys(tomllib.loads(render(gobetween_lb_healthcheck="probe")))
+    assert written - FIXED == set(VARIABLES), "the template and _gobetween_lb_toml_variables differ"
+
+
+@pytest.mark.parametrize(
+    ("overrides", "named"),
+    [
+        ({"gobetween_lb_balance": "random"}, "(set by gobetween_lb_balance)"),
+        ({"gobetween_lb_client_idle_timeout": "10 minutes"}, "(set by gobetween_lb_client_idle_timeout)"),
+        ({"gobetween_lb_healthcheck_interval": "0"}, "(set by gobetween_lb_healthcheck_interval)"),
+        ({"gobetween_lb_api_password": ""}, "(set by gobetween_lb_api_password)"),
+        ({"gobetween_lb_port": 70000}, "(set by gobetween_lb_bind_address and gobetween_lb_port)"),
+        ({"gobetween_lb_log_level": "loud"}, "(set by gobetween_lb_log_level)"),
+    ],
+)
+def test_a_refusal_names_the_variable_that_set_the_value(overrides: dict, named: str) -> None:
+    errors = gobetween_config_errors(render(**overrides), VARIABLES)
+    assert errors, overrides
+    assert all(named in error for error in errors), errors
+
+
+def test_text_that_is_not_toml_names_the_variable_of_its_line() -> None:
+    text = render().replace('password = "not-a-real-password"', 'password = "\\ud83d\\ude00"')
+    assert gobetween_config_errors(text, VARIABLES) == [
+        gobetween_config_errors(text)[0] + " (set by gobetween_lb_api_password)"
+    ]
+    assert "not valid TOML" in gobetween_config_errors(text)[0]
+
+
+def test_a_string_no_toml_can_hold_is_refused_naming_the_variable() -> None:
+    with pytest.raises(AnsibleFilterError, match=r"gobetween_lb_api_user='a\\ud800b': character 2 is a lone surrogate"):
+        gobetween_toml_string("a\ud800b", "gobetween_lb_api_user")
+    with pytest.raises(AnsibleFilterError, match="gobetween_lb_balance=5 must be text"):
+        gobetween_toml_string(5, "gobetween_lb_balance")
