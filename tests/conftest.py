@@ -18,6 +18,20 @@ from filter_plugins import farm as farm_filters
 REPO = Path(__file__).resolve().parents[1]
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config) -> None:
+    """A scenario that verifies twice (vm_farm: before and after its side effect) gets a junit report
+    per verify, molecule-farm-vm_farm.xml then molecule-farm-vm_farm-2.xml: make test adds up both."""
+    path = getattr(config.option, "xmlpath", None)
+    if not path or not Path(path).exists() or "MOLECULE_EPHEMERAL_DIRECTORY" not in os.environ:
+        return
+    first = Path(path)
+    n = 2
+    while first.with_name(f"{first.stem}-{n}{first.suffix}").exists():
+        n += 1
+    config.option.xmlpath = str(first.with_name(f"{first.stem}-{n}{first.suffix}"))
+
+
 @dataclass
 class Farm:
     """The farm under test as the inventory describes it."""

@@ -6,14 +6,14 @@ from __future__ import annotations
 import re
 
 import pytest
-from farmcheck import Load
+from farmcheck import PACED_RATE, Load
 
 
 def test_rolling_change_loses_no_request(farm, playbook, report) -> None:
     if farm.balancer != "nginx":
         pytest.skip("run once, from molecule/nginx: nginx reloads to drain, the harder case")
     try:
-        with Load(farm.url, clients=16, seconds=400) as load:
+        with Load(farm.url, clients=16, seconds=400, rate=PACED_RATE) as load:
             # any change of apache_backend: one that makes every backend reload
             run = playbook("playbooks/rolling.yml", apache_backend_max_keepalive_requests="999")
         report(f"rolling change of both backends ({farm.balancer}, {run.seconds:.0f} s play)", load.summary())

@@ -4,7 +4,7 @@ bound to port 80 with SO_REUSEPORT, the old one stopped gracefully after the new
 from __future__ import annotations
 
 import pytest
-from farmcheck import Load
+from farmcheck import PACED_RATE, Load
 
 # the share of failed requests a swap may cost (issue 10: 0.1 %)
 SWAP_LIMIT = 0.001
@@ -16,7 +16,7 @@ def test_swap_there_and_back_under_load(farm, playbook, report) -> None:
     results = []
     try:
         for target in ("nginx", "haproxy"):
-            with Load(farm.url, clients=16, seconds=300) as load:
+            with Load(farm.url, clients=16, seconds=300, rate=PACED_RATE) as load:
                 run = playbook("playbooks/balancer.yml", balancer=target)
             results.append(load)
             report(f"swap to {target} under load ({run.seconds:.0f} s play)", load.summary())

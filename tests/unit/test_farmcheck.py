@@ -4,6 +4,7 @@ import itertools
 import subprocess
 import sys
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -48,3 +49,16 @@ def test_command_line_prints_the_counts_as_json(farm_url) -> None:
         [sys.executable, farmcheck.__file__, "count", farm_url, "3"], capture_output=True, text=True, check=True
     ).stdout
     assert out.strip() == '{"m1": 2, "m2": 1}'
+
+
+def test_a_paced_load_sends_about_its_rate(farm_url) -> None:
+    with farmcheck.Load(farm_url, clients=4, rate=100) as load:
+        time.sleep(2)
+    assert load.failed == 0
+    assert 150 <= load.total <= 260, load.summary()  # 2 s at 100 a second, give or take a request per client
+
+
+def test_an_unpaced_load_sends_as_fast_as_it_can(farm_url) -> None:
+    with farmcheck.Load(farm_url, clients=4) as load:
+        time.sleep(1)
+    assert load.total > 300, load.summary()

@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import junit_summary
@@ -32,3 +35,17 @@ def test_summary_fails_on_failures_and_errors(tmp_path, capsys) -> None:
 def test_summary_fails_when_nothing_passed(tmp_path, capsys) -> None:
     assert junit_summary.main([write(tmp_path, "a.xml", tests=0)]) == 1
     assert "no tests ran" in capsys.readouterr().out
+
+
+def test_a_scenario_that_verifies_twice_keeps_both_reports(tmp_path) -> None:
+    """tests/conftest.py: under Molecule a second verify writes NAME-2.xml instead of overwriting NAME.xml."""
+    repo = Path(__file__).resolve().parents[2]
+    env = {**os.environ, "MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path)}
+    command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_step_times.py"]
+    for _ in range(2):
+        subprocess.run(
+            [*command, f"--junitxml={tmp_path / 'r.xml'}"], cwd=repo, env=env, check=True, capture_output=True
+        )
+    reports = sorted(p.name for p in tmp_path.glob("r*.xml"))
+    assert reports == ["r-2.xml", "r.xml"]
+    assert junit_summary.totals([str(tmp_path / name) for name in reports])["tests"] == 6
