@@ -59,9 +59,9 @@ image: deps
 
 # HA=1: a pair of balancers (m3, m4) sharing the floating address .10 (inventory/local-ha).
 # LAB=vm: the farm in three QEMU VMs (inventory/vm, run directory .lab/vm), with Mitogen as in the
-# VM scenarios: one Python per VM instead of one per task, which costs seconds under TCG.
+# Molecule scenarios: one Python per VM instead of one per task, which costs seconds under TCG.
 LAB_INVENTORY = $(if $(HA),-i inventory/local -i inventory/local-ha)
-VM_LAB_ENV = ANSIBLE_STRATEGY_PLUGINS=$(CURDIR)/molecule/resources/vm/plugins/strategy \
+VM_LAB_ENV = ANSIBLE_STRATEGY_PLUGINS=$(CURDIR)/strategy_plugins \
 	ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_TIMEOUT=60
 lab: deps $(if $(filter vm,$(LAB)),vm-image)
 ifeq ($(LAB),vm)
@@ -87,7 +87,10 @@ endif
 
 test: deps
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	$(MAKE) --no-print-directory unit lint image vm-image molecule
+	@# the VM lane, the longer one, starts as soon as its image is there; the unit tests, lint
+	@# and the base image open the container lane beside it
+	$(MAKE) --no-print-directory vm-image
+	$(MAKE) --no-print-directory molecule FIRST_LANE_FIRST="unit lint image"
 	@python3 tests/step_times.py --table $(REPORTS)/steps-*.json
 	@python3 tests/junit_summary.py $(REPORTS)/*.xml
 
@@ -120,8 +123,8 @@ stats-screenshot:
 
 # Every scenario, one junit report each: the farm's (molecule/*) and each role's, in two lanes
 # side by side (the container work fills the time Ansible spends waiting on the VMs): the VM
-# scenarios in the second (with Mitogen they take about as long as the containers' together);
-# every container scenario, one at a time, in the first. Each lane has its log in reports/; the second lane's is
+# scenarios in the second (they take about as long as the containers' together); every container
+# scenario, one at a time, in the first. Each lane has its log in reports/; the second lane's is
 # printed when both are done, and a failed lane's failures are printed again at the very end.
 SECOND_LANE := vm_farm ipvs_single
 VM_SCENARIOS = $(shell grep -l 'resources/vm/create.yml' molecule/*/molecule.yml | cut -d/ -f2)
@@ -144,7 +147,10 @@ molecule:
 	  "second lane $$( [ $$second_rc = 0 ] && echo passed || echo FAILED )"; \
 	[ $$first = 0 ] && [ $$second_rc = 0 ]
 
+# What the first lane runs before its scenarios (make test: the unit tests and lint as well).
+FIRST_LANE_FIRST ?= image
 molecule-first-lane:
+	@$(MAKE) --no-print-directory $(FIRST_LANE_FIRST) || { echo "== lane failed: $(FIRST_LANE_FIRST)"; exit 1; }
 	@for scenario in $(CONTAINER_SCENARIOS); do $(call molecule_test,.,farm,$$scenario); done
 	@for role in $(ROLE_SCENARIOS); do $(call molecule_test,roles/$$role,$$role,default); done
 	@for scenario in $(FIRST_LANE_VM_SCENARIOS); do $(call molecule_test,.,farm,$$scenario); done

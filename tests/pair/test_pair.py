@@ -7,12 +7,11 @@ and time what the client saw. Each test restores the pair before it ends.
 
 from __future__ import annotations
 
-import importlib.util
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
+import modules
 import pytest
 from farmcheck import wait_until
 from loadcheck import Load, LoadResult
@@ -112,22 +111,12 @@ def test_silent_balancer_host_is_replaced(pair) -> None:
     )
 
 
-def _proof_module():
-    path = Path(__file__).resolve().parents[2] / "playbooks/library/farm_proof.py"
-    spec = importlib.util.spec_from_file_location("farm_proof", path)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def test_proof_passes_with_other_clients_and_both_balancers_at_once(pair, playbook) -> None:
     """site.yml's proof on a pair (each balancer's own address, then the floating address) three
     times over, two proofs at once, with another client loading the floating address all the
     while; and the proof's own rule 40 times from four threads at once, through the floating
     address and each balancer's own address: a correct farm never fails it."""
-    proof = _proof_module()
+    proof = modules.load("playbooks/library/farm_proof.py")
     urls = [pair.farm.url] + [
         f"http://{pair.farm.hostvars[name]['lab_address']}:{pair.farm.endpoints['port']}/" for name in pair.balancers
     ]

@@ -3,24 +3,20 @@
 from __future__ import annotations
 
 import copy
-import importlib.util
 from pathlib import Path
 
+import modules
 import pytest
 
 from filter_plugins import bench
 
-MODULE = Path(__file__).parents[2] / "roles/benchmark/library/bench_chart.py"
 DATA = Path(__file__).parent / "data"
 HOSTS = {"balancers": ["m3"], "backends": ["m1", "m2"]}
 UNITS = {"backend": "apache2", "balancers": {"nginx": "nginx", "haproxy": "haproxy"}}
 
 
 def load_module():
-    spec = importlib.util.spec_from_file_location("bench_chart", MODULE)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return modules.load("roles/benchmark/library/bench_chart.py")
 
 
 def counters(when: str) -> dict:

@@ -6,7 +6,6 @@ robin, the same interleaved at random with other clients, one backend down, an u
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import json
 import random
@@ -19,25 +18,15 @@ from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 
+import modules
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-MODULE = Path(__file__).parents[2] / "playbooks/library/farm_proof.py"
 SHARES = {"m1": 2 / 3, "m2": 1 / 3}
 
 
-def load_module():
-    spec = importlib.util.spec_from_file_location("farm_proof", MODULE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-fp = load_module()
+fp = modules.load("playbooks/library/farm_proof.py")
 
 
 @contextmanager

@@ -8,34 +8,23 @@ params + backends[]; errors: {description, error, message}); it records every re
 from __future__ import annotations
 
 import copy
-import importlib.util
 import io
 import json
-from pathlib import Path
 from typing import Any
 from urllib.error import HTTPError, URLError
 
+import modules
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
 from filter_plugins import farm, zevenet
 
-MODULE = Path(__file__).parents[2] / "roles/zevenet_lb/library/zevenet_farm.py"
 URL = "https://192.0.2.5:444/zapi/v4.0/zapi.cgi"
 KEY = "not-a-real-key-0123456789"
 VIP = "192.0.2.5"
 
 
-def load_module():
-    spec = importlib.util.spec_from_file_location("zevenet_farm", MODULE)
-    assert spec is not None
-    assert spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-zf = load_module()
+zf = modules.load("roles/zevenet_lb/library/zevenet_farm.py")
 
 
 # ---- the inventory ---------------------------------------------------------------------------

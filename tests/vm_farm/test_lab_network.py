@@ -1,6 +1,6 @@
 """netplan gave each VM its static lab address on the lab NIC; the hosts and the lab client reach each other.
 
-Molecule runs these twice, the second time after a reboot of the three VMs.
+Molecule runs these twice, the second time after the swap to HAProxy (ipvs_single reboots its VM).
 """
 
 import subprocess
