@@ -3,7 +3,7 @@
 
 Mitogen keeps one Python per host for the whole run and runs the modules inside it, instead of
 copying and starting each module on its own: under TCG (VMs without KVM) that saves seconds per
-task, and with `docker exec` per step (containers) a third of a converge.
+task, and with `docker exec` per step (containers) a fifth to a half of a run.
 Mitogen ships this plugin inside its package, whose path depends on the venv and its Python
 version; this file imports it by module name, so a run only points Ansible at this
 directory (ANSIBLE_STRATEGY_PLUGINS) and works from any checkout.
