@@ -9,8 +9,6 @@ SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk \
 	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping curl keepalived
 REPORTS := $(CURDIR)/reports
-# Each role with a scenario of its own (roles/ROLE/molecule/default), in name order.
-ROLE_SCENARIOS := $(patsubst roles/%/molecule/default/molecule.yml,%,$(sort $(wildcard roles/*/molecule/default/molecule.yml)))
 export PATH := $(BIN):$(PATH)
 # ansible-core imports cryptography's DSA, which warns on every Ansible start: not lbfarm's to fix
 export PYTHONWARNINGS := ignore:DSA is deprecated
@@ -87,10 +85,10 @@ endif
 
 test: deps
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	@# the lanes start as soon as the VM image is there; the unit tests and lint open the VM
-	@# lane, which ends first, so that the container lane starts at once
+	@# the lanes start as soon as the VM image is there; lint opens the container lane and the
+	@# unit tests the VM lane, which makes the two about as long
 	$(MAKE) --no-print-directory vm-image
-	$(MAKE) --no-print-directory molecule SECOND_LANE_FIRST="unit lint"
+	$(MAKE) --no-print-directory molecule FIRST_LANE_FIRST=lint SECOND_LANE_FIRST=unit
 	@python3 tests/step_times.py --table $(REPORTS)/steps-*.json
 	@python3 tests/junit_summary.py $(REPORTS)/*.xml
 
@@ -121,8 +119,7 @@ STATS_URL ?= http://172.30.56.4:9999/stats
 stats-screenshot:
 	python3 docs/stats_screenshot.py --url $(STATS_URL)
 
-# Every scenario, one junit report each: the farm's (molecule/*) and each role's, in two lanes
-# side by side (the container work fills the time Ansible spends waiting on the VMs): the VM
+# Every scenario (molecule/*), one junit report each, in two lanes side by side (the container work fills the time Ansible spends waiting on the VMs): the VM
 # scenarios in the second (they take about as long as the containers' together); every container
 # scenario, one at a time, in the first. Each lane has its log in reports/; the second lane's is
 # printed when both are done, and a failed lane's failures are printed again at the very end.
@@ -147,22 +144,26 @@ molecule:
 	  "second lane $$( [ $$second_rc = 0 ] && echo passed || echo FAILED )"; \
 	[ $$first = 0 ] && [ $$second_rc = 0 ]
 
-molecule-first-lane: image
-	@for scenario in $(CONTAINER_SCENARIOS); do $(call molecule_test,.,farm,$$scenario); done
-	@for role in $(ROLE_SCENARIOS); do $(call molecule_test,roles/$$role,$$role,default); done
-	@for scenario in $(FIRST_LANE_VM_SCENARIOS); do $(call molecule_test,.,farm,$$scenario); done
-
-# What the second lane runs before its scenarios (make test: the unit tests and lint).
+# What each lane runs before its scenarios (make test: lint in the first, the unit tests in the second).
+FIRST_LANE_FIRST ?=
 SECOND_LANE_FIRST ?=
-molecule-second-lane:
-	@$(if $(SECOND_LANE_FIRST),$(MAKE) --no-print-directory $(SECOND_LANE_FIRST) || { echo "== lane failed: $(SECOND_LANE_FIRST)"; exit 1; })
-	@for scenario in $(SECOND_LANE); do $(call molecule_test,.,farm,$$scenario); done
+lane_first = $(if $(1),$(MAKE) --no-print-directory $(1) || { echo "== lane failed: $(1)"; exit 1; })
 
-# $(call molecule_test,DIRECTORY,REPORT PREFIX,SCENARIO): one scenario, its report, and the time
-# of each of its steps (reports/steps-PREFIX-SCENARIO.json, tabled at the end of make test).
+molecule-first-lane:
+	@$(call lane_first,$(FIRST_LANE_FIRST))
+	@$(MAKE) --no-print-directory image || { echo "== lane failed: image"; exit 1; }
+	@for scenario in $(CONTAINER_SCENARIOS); do $(call molecule_test,$$scenario); done
+	@for scenario in $(FIRST_LANE_VM_SCENARIOS); do $(call molecule_test,$$scenario); done
+
+molecule-second-lane:
+	@$(call lane_first,$(SECOND_LANE_FIRST))
+	@for scenario in $(SECOND_LANE); do $(call molecule_test,$$scenario); done
+
+# $(call molecule_test,SCENARIO): one scenario, its report, and the time of each of its steps
+# (reports/steps-SCENARIO.json, tabled at the end of make test).
 define molecule_test
-echo "== molecule test -s $(3) in $(1) ($$(date +%T))"; \
-(cd $(1) && PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(2)-$(3).xml --durations=8" molecule test -s $(3)) 2>&1 \
-  | python3 $(CURDIR)/tests/step_times.py --record $(REPORTS)/steps-$(2)-$(3).json \
-  || { echo "== lane failed: molecule test -s $(3) in $(1)"; exit 1; }
+echo "== molecule test -s $(1) ($$(date +%T))"; \
+PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(1).xml --durations=8" molecule test -s $(1) 2>&1 \
+  | python3 $(CURDIR)/tests/step_times.py --record $(REPORTS)/steps-$(1).json \
+  || { echo "== lane failed: molecule test -s $(1)"; exit 1; }
 endef

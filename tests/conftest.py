@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import functools
 import os
 import re
 import subprocess
@@ -16,12 +17,15 @@ from farmcheck import count_backends, count_backends_in_netns
 from filter_plugins import farm as farm_filters
 
 REPO = Path(__file__).resolve().parents[1]
+TESTS = REPO / "tests"
+# the suites of one balancer's own parts (tests/NAME), run only where the farm runs that balancer
+BALANCER_SUITES = ("haproxy", "gobetween", "ipvs")
 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config) -> None:
-    """A scenario that verifies twice (vm_farm: before and after its side effect) gets a junit report
-    per verify, molecule-farm-vm_farm.xml then molecule-farm-vm_farm-2.xml: make test adds up both."""
+    """A scenario that verifies more than once (after each side effect) gets a junit report per
+    verify, molecule-vm_farm.xml then molecule-vm_farm-2.xml: make test adds them all up."""
     path = getattr(config.option, "xmlpath", None)
     if not path or not Path(path).exists() or "MOLECULE_EPHEMERAL_DIRECTORY" not in os.environ:
         return
@@ -44,6 +48,9 @@ class Farm:
     # The VM lab's client: a network namespace on this machine plugged into the lab segment
     # ({netns, address, routes}); without one, requests go from this machine.
     lab_client: dict | None = None
+    # a side effect swapped the balancer away from the inventory's: the playbooks the tests run
+    # are told which one the farm runs now (-e balancer=...)
+    swapped: bool = False
 
     @property
     def endpoints(self) -> dict:
@@ -104,30 +111,54 @@ class Farm:
         return self.secret("haproxy_stats_password")
 
 
-@pytest.fixture(scope="session")
-def farm(request) -> Farm:
+@functools.cache
+def load_farm(inventory: str) -> Farm:
     from testinfra.utils.ansible_runner import AnsibleRunner
 
-    inventory = request.config.option.ansible_inventory
-    if not inventory:
-        pytest.skip("no Ansible inventory: these tests run under Molecule (molecule verify)")
     runner = AnsibleRunner(inventory)
     hostvars = {name: runner.get_variables(name) for name in runner.get_hosts("all")}
     backends = runner.get_hosts("backends")
     balancers = runner.get_hosts("balancers")
     balancer = hostvars[balancers[0]].get("balancer", "haproxy") if balancers else ""
-    # a side effect that swaps the balancer records the new choice here (molecule/vm_farm)
-    swapped = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "balancer"
-    if swapped.exists():
-        balancer = swapped.read_text().strip()
+    swapped = recorded_balancer()
     return Farm(
         inventory=inventory,
         hostvars=hostvars,
         backends=farm_filters.farm_backends(backends, hostvars) if backends else [],
-        balancer=balancer,
+        balancer=swapped or balancer,
         balancer_host=balancers[0] if balancers else "",
         lab_client=next(iter(hostvars.values()), {}).get("lab_client"),
+        swapped=bool(swapped) and swapped != balancer,
     )
+
+
+def recorded_balancer() -> str:
+    """The balancer a side effect swapped the farm to (molecule/resources/next_balancer.yml), if any."""
+    record = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "balancer"
+    return record.read_text().strip() if record.exists() else ""
+
+
+@pytest.fixture(scope="session")
+def farm(request) -> Farm:
+    inventory = request.config.option.ansible_inventory
+    if not inventory:
+        pytest.skip("no Ansible inventory: these tests run under Molecule (molecule verify)")
+    return load_farm(inventory)
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    """tests/haproxy, tests/gobetween, tests/ipvs check one balancer's own parts: they run where the
+    farm runs that balancer and are deselected elsewhere (a scenario that swaps its balancer
+    verifies each balancer in turn with the same list of files)."""
+    inventory = getattr(config.option, "ansible_inventory", None)
+    own = [item for item in items if item.path.parent.parent == TESTS and item.path.parent.name in BALANCER_SUITES]
+    if not inventory or not own:
+        return
+    balancer = load_farm(inventory).balancer
+    other = [item for item in own if item.path.parent.name != balancer]
+    if other:
+        config.hook.pytest_deselected(items=other)
+        items[:] = [item for item in items if item not in other]
 
 
 @dataclass
@@ -146,7 +177,9 @@ def playbook(farm):
         # VMs, whose host keys come with a throw-away image: not checked (as Molecule does)
         env = {**os.environ, "ANSIBLE_CONFIG": str(REPO / "ansible.cfg"), "ANSIBLE_NOCOLOR": "1"}
         env["ANSIBLE_HOST_KEY_CHECKING"] = "False"
-        command = ["ansible-playbook", "-i", farm.inventory, str(REPO / name), *args]
+        command = ["ansible-playbook", "-i", farm.inventory, str(REPO / name)]
+        command += ["-e", f"balancer={farm.balancer}"] if farm.swapped else []
+        command += args
         for key, value in extra.items():
             command += ["-e", f"{key}={value}"]
         start = time.monotonic()

@@ -1,6 +1,6 @@
 """How long each step of each Molecule scenario took in one `make test` run.
 
-    molecule test -s pair 2>&1 | python3 tests/step_times.py --record reports/steps-farm-pair.json
+    molecule test -s pair 2>&1 | python3 tests/step_times.py --record reports/steps-pair.json
     python3 tests/step_times.py --table reports/steps-*.json
 
 With --record it passes every line through as it comes and notes when Molecule starts each step

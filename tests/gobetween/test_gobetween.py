@@ -2,16 +2,9 @@
 
 import tomllib
 
-import pytest
 from farmcheck import fetch, wait_until
 
 testinfra_hosts = ["balancers"]
-
-
-@pytest.fixture(autouse=True)
-def _gobetween(farm) -> None:
-    if farm.balancer != "gobetween":
-        pytest.skip(f"this farm runs {farm.balancer}, not gobetween")
 
 
 def test_runs_as_an_unprivileged_user_allowed_to_bind_port_80(host) -> None:

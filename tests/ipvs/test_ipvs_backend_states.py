@@ -5,16 +5,12 @@ lbfarm-ipvs (a restart would clear the table and cut the connections a drain let
 Run by ipvs_single (plain mode) and vm_farm (keepalived's checker).
 """
 
-import pytest
-
 testinfra_hosts = ["balancers"]
 
 TABLE_FILE = {"keepalived": "/etc/lbfarm/ipvs-keepalived.conf", "none": "/etc/lbfarm-ipvs.rules"}
 
 
 def test_states_reach_the_table_without_a_restart(host, farm, playbook) -> None:
-    if farm.balancer != "ipvs":
-        pytest.skip("the balancer is not IPVS")
     backend = farm.backends[0]
     checker = farm.setting("checker")
     since = host.check_output("systemctl show -p ActiveEnterTimestampMonotonic --value lbfarm-ipvs")

@@ -1,5 +1,5 @@
 """playbooks/rolling.yml: the backends changed one at a time under load, drained first, without a
-failed or non-2xx request (molecule/nginx; the drain itself is tested on both balancers)."""
+failed or non-2xx request (molecule/default, on nginx; the drain itself is tested on both balancers)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from farmcheck import PACED_RATE, Load
 
 def test_rolling_change_loses_no_request(farm, playbook, report) -> None:
     if farm.balancer != "nginx":
-        pytest.skip("run once, from molecule/nginx: nginx reloads to drain, the harder case")
+        pytest.skip("run once, on nginx (molecule/default): nginx reloads to drain, the harder case")
     try:
         with Load(farm.url, clients=16, seconds=400, rate=PACED_RATE) as load:
             # any change of apache_backend: one that makes every backend reload

@@ -1,4 +1,4 @@
-"""A swap that barely blinks: HAProxy -> nginx -> HAProxy under load (molecule/default), both
+"""A swap that barely blinks: HAProxy -> nginx -> HAProxy under load (molecule/default, on HAProxy), both
 bound to port 80 with SO_REUSEPORT, the old one stopped gracefully after the new one started."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ SWAP_LIMIT = 0.001
 
 def test_swap_there_and_back_under_load(farm, playbook, report) -> None:
     if farm.balancer != "haproxy":
-        pytest.skip("measured once, from molecule/default (HAProxy): HAProxy -> nginx -> HAProxy")
+        pytest.skip("measured once, on HAProxy (molecule/default): HAProxy -> nginx -> HAProxy")
     results = []
     try:
         for target in ("nginx", "haproxy"):
