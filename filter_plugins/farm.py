@@ -29,6 +29,9 @@ DOCUMENTATION = r"""
     - C(farm_backend_states) checks a change of one backend's state (playbooks/backend.yml) and
       gives the balancer host's new record of states; C(farm_ipvs_state_argv) gives the ipvsadm
       command that applies a state to the running IPVS table.
+    - C(farm_health_window) gives the seconds a balancer's health checks take to judge a backend,
+      down or up again (0 where it has none or judges on each request): how long the balancer
+      role's health gate waits before it believes that a new configuration serves.
     - C(farm_refusal) gives the error lines a daemon printed when it refused a configuration
       (a failed C(validate)), for the failure message.
     - Every error names the host, the variable and the bad value.
@@ -512,6 +515,60 @@ def farm_endpoints(
     }
 
 
+_HAPROXY_TIME = re.compile(r"^\s*(\d+)\s*(us|ms|s|m|h|d)?\s*$")
+_HAPROXY_TIME_UNITS = {"us": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+_GO_DURATION = re.compile(r"(\d+(?:\.\d*)?)(ns|us|µs|ms|s|m|h)")
+_GO_DURATION_UNITS = {"ns": 1e-9, "us": 1e-6, "µs": 1e-6, "ms": 1e-3, "s": 1.0, "m": 60.0, "h": 3600.0}
+
+
+def _haproxy_seconds(host: str, var: str, value: Any) -> float:
+    """An HAProxy time (a number, in milliseconds unless a unit follows: 2s, 500ms)."""
+    match = _HAPROXY_TIME.match(str(value))
+    if not match:
+        raise _fail(host, var, value, "must be an HAProxy time such as 2s or 500ms")
+    return int(match.group(1)) * _HAPROXY_TIME_UNITS[match.group(2) or "ms"]
+
+
+def _go_seconds(host: str, var: str, value: Any) -> float:
+    """A Go duration (2s, 1m30s)."""
+    text = str(value).strip()
+    parts = _GO_DURATION.findall(text)
+    if not parts or "".join(number + unit for number, unit in parts) != text:
+        raise _fail(host, var, value, "must be a Go duration such as 2s or 1m30s")
+    return sum(float(number) * _GO_DURATION_UNITS[unit] for number, unit in parts)
+
+
+def farm_health_window(host_vars: Mapping[str, Any], balancer: str) -> float:
+    """Seconds the balancer's health checks take to call a backend down, or up again, at most.
+
+    HAProxy: inter x max(fall, rise); gobetween: interval x max(fails, passes) + timeout; IPVS with
+    keepalived's checker: interval + (retries + 1) x connect_timeout + retries x retry_delay; nginx
+    (it judges each request), IPVS without a checker and Zevenet (checked on its appliance): 0.
+    """
+    if not isinstance(host_vars, Mapping):
+        raise AnsibleFilterError(f"farm_health_window expects a balancer host's hostvars, got {host_vars!r}")
+    host = str(host_vars.get("inventory_hostname", "the balancer host"))
+    s = _role_settings(balancer, host_vars)
+    if balancer == "haproxy" and _is_on(s.get("check")) and s.get("check_path"):
+        inter = _haproxy_seconds(host, "haproxy_lb_check_inter", s["check_inter"])
+        fall = _integer(host, "haproxy_lb_check_fall", s["check_fall"], 1)
+        rise = _integer(host, "haproxy_lb_check_rise", s["check_rise"], 1)
+        return inter * max(fall, rise)
+    if balancer == "gobetween" and s.get("healthcheck") not in (None, "none"):
+        interval = _go_seconds(host, "gobetween_lb_healthcheck_interval", s["healthcheck_interval"])
+        timeout = _go_seconds(host, "gobetween_lb_healthcheck_timeout", s["healthcheck_timeout"])
+        fails = _integer(host, "gobetween_lb_healthcheck_fails", s["healthcheck_fails"], 1)
+        passes = _integer(host, "gobetween_lb_healthcheck_passes", s["healthcheck_passes"], 1)
+        return interval * max(fails, passes) + timeout
+    if balancer == "ipvs" and s.get("checker") == "keepalived":
+        interval = _integer(host, "ipvs_lb_check_interval", s["check_interval"], 1)
+        connect = _integer(host, "ipvs_lb_check_connect_timeout", s["check_connect_timeout"], 1)
+        retries = _integer(host, "ipvs_lb_check_retries", s["check_retries"], 0)
+        delay = _integer(host, "ipvs_lb_check_retry_delay", s["check_retry_delay"], 0)
+        return float(interval + (retries + 1) * connect + retries * delay)
+    return 0.0
+
+
 def farm_refusal(result: Mapping[str, Any] | None) -> str:
     """What a daemon said when it refused a configuration: the error lines of a failed task's result.
 
@@ -547,5 +604,6 @@ class FilterModule:
             "farm_balancer_settings": farm_balancer_settings,
             "farm_backend_states": farm_backend_states,
             "farm_ipvs_state_argv": farm_ipvs_state_argv,
+            "farm_health_window": farm_health_window,
             "farm_refusal": farm_refusal,
         }

@@ -10,7 +10,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def load(path: str) -> ModuleType:
-    """The module at `path` (from the repository's top), e.g. load("playbooks/library/farm_proof.py")."""
+    """The module at `path` (from the repository's top), e.g. load("roles/balancer/library/farm_proof.py")."""
     spec = importlib.util.spec_from_file_location(Path(path).stem, REPO / path)
     if spec is None or spec.loader is None:
         raise ImportError(f"no Python module at {path}")

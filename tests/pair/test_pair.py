@@ -116,7 +116,7 @@ def test_proof_passes_with_other_clients_and_both_balancers_at_once(pair, playbo
     times over, two proofs at once, with another client loading the floating address all the
     while; and the proof's own rule 40 times from four threads at once, through the floating
     address and each balancer's own address: a correct farm never fails it."""
-    proof = modules.load("playbooks/library/farm_proof.py")
+    proof = modules.load("roles/balancer/library/farm_proof.py")
     urls = [pair.farm.url] + [
         f"http://{pair.farm.hostvars[name]['lab_address']}:{pair.farm.endpoints['port']}/" for name in pair.balancers
     ]

@@ -332,5 +332,6 @@ def test_filter_module_exposes_every_filter() -> None:
         "farm_balancer_settings",
         "farm_backend_states",
         "farm_ipvs_state_argv",
+        "farm_health_window",
         "farm_refusal",
     }

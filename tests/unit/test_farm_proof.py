@@ -1,4 +1,4 @@
-"""The proof's module (playbooks/library/farm_proof.py) against real HTTP servers on loopback.
+"""The proof's module (roles/balancer/library/farm_proof.py) against real HTTP servers on loopback.
 
 Each server answers like a farm: a header X-Backend chosen by a rule of the test (a weighted round
 robin, the same interleaved at random with other clients, one backend down, an unknown one).
@@ -26,7 +26,7 @@ from ansible.module_utils.testing import patch_module_args
 SHARES = {"m1": 2 / 3, "m2": 1 / 3}
 
 
-fp = modules.load("playbooks/library/farm_proof.py")
+fp = modules.load("roles/balancer/library/farm_proof.py")
 
 
 @contextmanager

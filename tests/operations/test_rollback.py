@@ -1,0 +1,85 @@
+"""The health gate (roles/balancer/tasks/gate.yml): a configuration the daemon accepts but that
+serves nothing (every backend on a port where nothing listens) goes live under load, is seen not to
+serve and is rolled back by itself: the play fails naming what did not answer, the configuration
+that served is live again, and the farm answers. The requests lost meanwhile by a client that
+never resends are counted and printed."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from loadcheck import Load as StrictLoad
+
+LAST_GOOD = "/etc/lbfarm/last-good/served.json"
+# accepted by every balancer's check; nothing listens there on the backends
+WRONG_PORT = "backend_port=81"
+
+
+def live_files(host) -> dict[str, str]:
+    """The files of the configuration that served last, with their checksums now."""
+    served = json.loads(host.file(LAST_GOOD).content_string)
+    return {path: host.file(path).sha256sum for path in served["files"]}
+
+
+# balancer -> a value it accepts whose harm only its health checks find, a few seconds after it is
+# live (HAProxy marks every server down after inter x fall: the gate waits that long first)
+FOUND_BY_CHECKS = {"haproxy": "haproxy_lb_check_path=/lbfarm-no-such-page"}
+
+
+def rolled_back(farm, playbook, report, what: str, *args: str) -> None:
+    """Apply the bad change (under load from this machine); the play fails, and what served serves again."""
+    farm.require_running_balancer()
+    if farm.lab_client and farm.balancer != "ipvs":
+        pytest.skip(f"in the VMs the rollback is tested with IPVS, which only they run; {farm.balancer} in containers")
+    balancer = farm.host(farm.balancer_host)
+    before = live_files(balancer)
+    result = None
+    if farm.lab_client:  # the farm answers in the lab's namespace: no load from this machine
+        run = playbook("playbooks/balancer.yml", *args, check=False)
+    else:
+        with StrictLoad(farm.url, seconds=300, workers=8, keep_alive=True, rate=400) as load:
+            time.sleep(1)
+            run = playbook("playbooks/balancer.yml", *args, check=False)
+            time.sleep(1)
+            result = load.stop()
+        report(
+            f"rollback of {what} ({farm.balancer}; 8 kept-alive connections, never resent; {run.seconds:.0f} s play)",
+            result.summary(),
+        )
+    assert run.rc != 0, run.output[-3000:]
+    assert " configuration on " + farm.balancer_host + " did not serve" in run.output, run.output[-3000:]
+    assert f"({farm.balancer}) is live again and serves" in run.output, run.output[-3000:]
+    assert live_files(balancer) == before
+    assert balancer.file("/etc/lbfarm-balancer").content_string.strip() == farm.balancer
+    assert set(farm.count(60)) == set(farm.shares)
+    if result is not None:
+        # it served again before the play ended: the last requests all got their answer
+        assert result.succeeded_after(result.duration - 1) > 0, result.summary()
+        assert not result.failures_between(result.duration - 1), result.summary()
+
+
+def test_configuration_that_serves_nothing_is_rolled_back(farm, playbook, report) -> None:
+    rolled_back(farm, playbook, report, "every backend on a closed port", "-e", WRONG_PORT)
+
+
+def test_configuration_whose_health_checks_fail_is_rolled_back(farm, playbook, report) -> None:
+    if farm.balancer not in FOUND_BY_CHECKS:
+        pytest.skip(f"written for HAProxy's checks, not {farm.balancer}")
+    rolled_back(farm, playbook, report, "a health check path that answers 404", "-e", FOUND_BY_CHECKS[farm.balancer])
+
+
+def test_swap_to_a_configuration_that_serves_nothing_is_rolled_back(farm, playbook, report) -> None:
+    if farm.balancer != "haproxy":
+        pytest.skip("swapped once, from HAProxy (molecule/default) to nginx and back")
+    rolled_back(
+        farm,
+        playbook,
+        report,
+        "a swap to nginx with every backend on a closed port",
+        "-e",
+        "balancer=nginx",
+        "-e",
+        WRONG_PORT,
+    )
