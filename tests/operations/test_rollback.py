@@ -48,6 +48,14 @@ def rolled_back(farm, playbook, report, what: str, *args: str) -> None:
             f"rollback of {what} ({farm.balancer}; 8 kept-alive connections, never resent; {run.seconds:.0f} s play)",
             result.summary(),
         )
+    try:
+        check_rolled_back(farm, balancer, run, before, result)
+    except BaseException:
+        playbook("playbooks/balancer.yml", check=False)  # the farm as it was, for the next tests
+        raise
+
+
+def check_rolled_back(farm, balancer, run, before: dict[str, str], result) -> None:
     assert run.rc != 0, run.output[-3000:]
     assert " configuration on " + farm.balancer_host + " did not serve" in run.output, run.output[-3000:]
     assert f"({farm.balancer}) is live again and serves" in run.output, run.output[-3000:]
