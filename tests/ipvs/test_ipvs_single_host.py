@@ -38,18 +38,24 @@ def test_six_requests_from_the_director_alternate_between_the_pages(host, farm) 
     assert all(a != b for a, b in itertools.pairwise(pages)), f"not alternating: {pages}"
 
 
+def ipvs_connections(host, farm) -> list[int]:
+    """Connections per real server since the table was made, as ipvsadm --stats counts them."""
+    stats = host.check_output("ipvsadm -Ln --stats")
+    return [
+        int(n) for b in farm.backends for n in re.findall(rf"->\s+{re.escape(b['address'])}:{b['port']}\s+(\d+)", stats)
+    ]
+
+
 def test_stats_show_equal_connections(host, farm) -> None:
-    # every run of this suite and the proof send an even number of requests; the counters lag ~2 s
-    conns = []
-    for _ in range(10):
-        stats = host.check_output("ipvsadm -Ln --stats")
-        conns = [
-            int(n)
-            for b in farm.backends
-            for n in re.findall(rf"->\s+{re.escape(b['address'])}:{b['port']}\s+(\d+)", stats)
-        ]
-        if len(conns) == 2 and conns[0] == conns[1] and conns[0] > 0:
+    """Round robin: ten new connections from the director, five to each real server. Counted around
+    its own requests: the health gate's proofs during a drain reach one real server only."""
+    before = ipvs_connections(host, farm)
+    assert len(before) == 2, before
+    host.check_output(f"for i in $(seq 10); do curl -s -o /dev/null -m 5 {farm.url}; done")
+    deltas: list[int] = []
+    for _ in range(10):  # the counters lag about 2 s
+        deltas = [a - b for a, b in zip(ipvs_connections(host, farm), before, strict=True)]
+        if deltas == [5, 5]:
             break
         time.sleep(1)
-    assert len(conns) == 2, conns
-    assert conns[0] == conns[1] > 0, conns
+    assert deltas == [5, 5], (before, deltas)
