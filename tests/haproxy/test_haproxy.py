@@ -1,10 +1,11 @@
-"""HAProxy's own pages and persistence: the stats page behind basic auth, the sticky cookie."""
+"""HAProxy's own pages and persistence: the stats page behind basic auth, the sticky cookie, the
+servers' state kept across a reload (server-state-file)."""
 
 import csv
 import io
 
 import pytest
-from farmcheck import cookie_client, count_backends, fetch
+from farmcheck import cookie_client, count_backends, fetch, wait_until
 
 
 @pytest.fixture
@@ -42,3 +43,36 @@ def test_cookie_keeps_a_client_on_one_backend(farm) -> None:
         seen = count_backends(farm.url, 20, cookie_client())
         assert len(seen) == 1, seen
         assert next(iter(seen)) in farm.shares, seen
+
+
+def op_state(balancer, server: str) -> int | None:
+    """srv_op_state of a server in the running HAProxy (show servers state): 0 down, 2 up."""
+    for line in balancer.check_output("lbfarm-haproxy-api 'show servers state farm'").splitlines():
+        fields = line.split()
+        if len(fields) > 5 and fields[3] == server:
+            return int(fields[5])
+    return None
+
+
+def worker_pid(balancer) -> str | None:
+    """The pid of the HAProxy process that answers on the runtime API (show info)."""
+    info = balancer.run("lbfarm-haproxy-api 'show info'").stdout
+    return next((line.split(":", 1)[1].strip() for line in info.splitlines() if line.startswith("Pid:")), None)
+
+
+def test_a_reload_keeps_a_server_that_is_down_down(farm) -> None:
+    """A reload saves the servers' state first (the unit's drop-in) and the new HAProxy loads it
+    (server-state-file): a server its checks found down is down at once in the new process,
+    instead of up until three checks have failed again (and taking requests meanwhile)."""
+    balancer, m1 = farm.host(farm.balancer_host), farm.host("m1")
+    try:
+        assert m1.run("systemctl stop apache2").rc == 0
+        assert wait_until(lambda: op_state(balancer, "m1") == 0, 20), "HAProxy did not see m1 down"
+        old = worker_pid(balancer)
+        assert balancer.run("systemctl reload haproxy").rc == 0
+        # the runtime API answers from the new process once it has taken the socket
+        assert wait_until(lambda: worker_pid(balancer) not in (None, old), 10), "no new HAProxy after the reload"
+        assert op_state(balancer, "m1") == 0, balancer.check_output("lbfarm-haproxy-api 'show servers state farm'")
+    finally:
+        m1.run("systemctl start apache2")
+        assert wait_until(lambda: op_state(balancer, "m1") == 2, 20), "m1 did not come back"

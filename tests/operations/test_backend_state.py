@@ -121,3 +121,43 @@ def test_states_change_without_a_lost_request_for_a_client_that_never_resends(fa
         assert not result.failures, result.summary()
     else:
         assert len(result.failures) <= STRICT_WORKERS * STATE_CHANGES, result.summary()
+
+
+def runtime_weight(balancer, server: str) -> int:
+    """The weight the running HAProxy gives a server (its runtime API says "3 (initial 2)")."""
+    return int(balancer.check_output(f"lbfarm-haproxy-api 'get weight farm/{server}'").split()[0])
+
+
+def test_weights_change_without_a_reload_for_a_client_that_never_resends(farm, playbook, report) -> None:
+    """A change of the backends' weights alone goes to HAProxy through its runtime API
+    (roles/haproxy_lb/tasks/configure.yml) and haproxy.cfg is written without a reload: no
+    request is lost, there and back. nginx reloads for a weight as for a state (the test above
+    bounds what that costs)."""
+    if farm.balancer != "haproxy":
+        pytest.skip(f"HAProxy's runtime API; {farm.balancer} reloads for a weight as for a state")
+    balancer = farm.host(farm.balancer_host)
+    workers = workers_of(balancer, UNITS["haproxy"])
+    weights = {b["name"]: b["weight"] for b in farm.backends}
+    changed = back = None
+    try:
+        with StrictLoad(farm.url, seconds=300, workers=STRICT_WORKERS, keep_alive=True, rate=400) as load:
+            time.sleep(1)
+            changed = playbook("playbooks/balancer.yml", backend_weight="7")
+            seen = {name: runtime_weight(balancer, name) for name in weights}
+            back = playbook("playbooks/balancer.yml")
+            time.sleep(1)
+            result = load.stop()
+    finally:
+        if back is None:
+            playbook("playbooks/balancer.yml", check=False)
+    report(
+        f"every weight to 7 and back ({STRICT_WORKERS} kept-alive connections, never resent; "
+        f"{changed.seconds:.0f} s and {back.seconds:.0f} s plays)",
+        result.summary(),
+    )
+    assert "Give the running HAProxy the new weights through its runtime API" in changed.output
+    assert seen == dict.fromkeys(weights, 7)
+    assert {name: runtime_weight(balancer, name) for name in weights} == weights
+    assert workers_of(balancer, UNITS["haproxy"]) == workers, "HAProxy was reloaded"
+    assert result.requests > 0
+    assert not result.failures, result.summary()

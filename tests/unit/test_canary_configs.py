@@ -1,0 +1,131 @@
+"""The canary's copies of a new configuration (roles/balancer/tasks/canary.yml): each balancer's own
+template, rendered with lbfarm_canary_port, listens on that port and on nothing the live instance
+holds (port 80, the stats page, the runtime API socket, gobetween's API and metrics, nginx's pid
+file), so that the second instance never serves beside the live one or takes its socket."""
+
+from __future__ import annotations
+
+import json
+import re
+import tomllib
+from pathlib import Path
+
+import jinja2
+import pytest
+import yaml
+
+from filter_plugins import farm
+from filter_plugins.gobetween import gobetween_go_string, gobetween_toml_string
+
+REPO = Path(__file__).parents[2]
+CONTRACT = yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())
+BALANCER_DEFAULTS = yaml.safe_load((REPO / "roles/balancer/defaults/main.yml").read_text())
+CANARY = BALANCER_DEFAULTS["balancer_canary_port"]
+LAB = {"m1": {"lab_address": "172.30.56.2", "backend_weight": 2}, "m2": {"lab_address": "172.30.56.3"}}
+SERVERS = ["m1 172.30.56.2:80 weight 2 check", "m2 172.30.56.3:80 weight 1 check"]
+# what each role's vars/main.yml would give the template, as the lab has it
+EXTRA = {
+    "haproxy": {
+        "_haproxy_lb_servers": SERVERS,
+        "_haproxy_lb_2_6": True,
+        "_haproxy_lb_state_file": "/var/lib/haproxy/server-state",
+        "haproxy_lb_stats_password": "not-a-real-one",
+    },
+    "nginx": {"_nginx_lb_servers": ["172.30.56.2:80 weight=2", "172.30.56.3:80"]},
+    "gobetween": {
+        "gobetween_lb_api_password": "not-a-real-one",
+        "_gobetween_lb_static_list": farm.farm_gobetween_static_list(farm.farm_backends(list(LAB), LAB)),
+    },
+}
+TEMPLATES = {"haproxy": "haproxy.cfg.j2", "nginx": "nginx.conf.j2", "gobetween": "gobetween.toml.j2"}
+
+
+def render(balancer: str, **overrides) -> str:
+    role = REPO / "roles" / f"{balancer}_lb"
+    variables = {
+        **yaml.safe_load((role / "defaults/main.yml").read_text()),
+        "ansible_managed": "Ansible managed",
+        **EXTRA[balancer],
+        **overrides,
+    }
+    env = jinja2.Environment(undefined=jinja2.StrictUndefined, trim_blocks=True, keep_trailing_newline=True)
+    env.filters.update(
+        bool=bool,
+        to_json=json.dumps,
+        gobetween_go_string=gobetween_go_string,
+        gobetween_toml_string=gobetween_toml_string,
+    )
+    return env.from_string((role / "templates" / TEMPLATES[balancer]).read_text()).render(variables)
+
+
+def test_every_balancer_with_a_canary_writes_its_copy() -> None:
+    assert set(CONTRACT["_balancer_canaries"]) == set(TEMPLATES)
+    for balancer, canary in CONTRACT["_balancer_canaries"].items():
+        assert (REPO / "roles" / f"{balancer}_lb/tasks/canary.yml").is_file()
+        assert CONTRACT["_balancer_canary_file"] in " ".join(canary["argv"]).replace(
+            "{{ _balancer_canary_file }}", CONTRACT["_balancer_canary_file"]
+        )
+
+
+def test_the_side_port_is_none_of_the_live_ones() -> None:
+    live = {
+        80,
+        yaml.safe_load((REPO / "roles/haproxy_lb/defaults/main.yml").read_text())["haproxy_lb_stats_port"],
+        8888,
+        9284,
+    }
+    assert CANARY not in live
+
+
+def test_haproxy_canary_binds_the_side_port_alone_without_socket_or_stats() -> None:
+    live, canary = render("haproxy"), render("haproxy", lbfarm_canary_port=CANARY)
+    assert re.findall(r"^\s*bind (.*)$", live, re.M) == ["*:80", "*:9999"]
+    assert "stats socket /run/haproxy/admin.sock" in live
+    assert "server-state-file" in live
+    assert "load-server-state-from-file global" in live
+    assert re.findall(r"^\s*bind (.*)$", canary, re.M) == [f"*:{CANARY}"]
+    assert "stats socket" not in canary
+    assert "listen stats" not in canary
+    assert "server-state" not in canary  # it judges the backends afresh
+    assert "not-a-real-one" not in canary
+
+    # the farm itself is the same: servers, checks, balance
+    def servers(text: str) -> list[str]:
+        return [line for line in text.splitlines() if line.startswith("    server ")]
+
+    assert servers(canary) == servers(live)
+    assert len(servers(live)) == 2
+
+
+def test_nginx_canary_listens_on_the_side_port_with_its_own_pid_file() -> None:
+    live, canary = render("nginx"), render("nginx", lbfarm_canary_port=CANARY)
+    assert re.findall(r"^\s*listen (\S+)", live, re.M) == ["80"]
+    assert re.findall(r"^\s*listen (\S+)", canary, re.M) == [str(CANARY)]
+    assert "pid /run/nginx.pid;" in live
+    assert "pid /run/nginx.pid;" not in canary
+    assert "error_log stderr;" in canary
+    assert "lbfarm_access.log" not in canary
+
+
+def test_gobetween_canary_binds_the_side_port_without_api_or_metrics() -> None:
+    live, canary = tomllib.loads(render("gobetween")), tomllib.loads(render("gobetween", lbfarm_canary_port=CANARY))
+    assert live["servers"]["farm"]["bind"] == "0.0.0.0:80"
+    assert canary["servers"]["farm"]["bind"] == f"0.0.0.0:{CANARY}"
+    live_on = render("gobetween", gobetween_lb_api=True, gobetween_lb_metrics=True)
+    canary_on = tomllib.loads(
+        render("gobetween", gobetween_lb_api=True, gobetween_lb_metrics=True, lbfarm_canary_port=CANARY)
+    )
+    assert tomllib.loads(live_on)["api"]["enabled"]
+    assert tomllib.loads(live_on)["metrics"]["enabled"]
+    assert not canary_on["api"]["enabled"]
+    assert not canary_on["metrics"]["enabled"]
+    assert "basic_auth" not in canary_on["api"]
+    assert not canary["api"]["enabled"]
+    assert not canary["metrics"]["enabled"]
+    assert "basic_auth" not in canary["api"]
+    assert canary["servers"]["farm"]["discovery"] == live["servers"]["farm"]["discovery"]
+
+
+@pytest.mark.parametrize("balancer", sorted(TEMPLATES))
+def test_without_a_canary_port_the_live_configuration_is_as_before(balancer: str) -> None:
+    assert str(CANARY) not in render(balancer)
