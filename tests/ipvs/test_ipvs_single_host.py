@@ -47,15 +47,18 @@ def ipvs_connections(host, farm) -> list[int]:
 
 
 def test_stats_show_equal_connections(host, farm) -> None:
-    """Round robin: ten new connections from the director, five to each real server. Counted around
-    its own requests: the health gate's proofs during a drain reach one real server only."""
+    """Round robin: ten new connections from the director, as many to each real server, give or
+    take one. Counted around its own requests (the health gate's proofs during a drain reach one
+    real server only); a connection from elsewhere in the meantime (one CI run saw [5, 6]) still
+    goes to the next server in turn, so round robin never lets the counts differ by more than one."""
     before = ipvs_connections(host, farm)
     assert len(before) == 2, before
     host.check_output(f"for i in $(seq 10); do curl -s -o /dev/null -m 5 {farm.url}; done")
     deltas: list[int] = []
     for _ in range(10):  # the counters lag about 2 s
         deltas = [a - b for a, b in zip(ipvs_connections(host, farm), before, strict=True)]
-        if deltas == [5, 5]:
+        if sum(deltas) >= 10:
             break
         time.sleep(1)
-    assert deltas == [5, 5], (before, deltas)
+    assert sum(deltas) >= 10, (before, deltas)
+    assert max(deltas) - min(deltas) <= 1, (before, deltas)

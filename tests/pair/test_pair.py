@@ -149,3 +149,30 @@ def test_proof_fails_when_a_backend_does_not_answer(pair, playbook) -> None:
     assert run.rc != 0, run.output[-3000:]
     assert f"{backend} never answered" in run.output, run.output[-3000:]
     assert wait_until(lambda: pair.farm.count(6)[backend] > 0, 60), f"{backend} did not come back"
+
+
+def test_configuration_that_serves_nothing_never_reaches_port_80(pair, playbook) -> None:
+    """Every backend on a closed port, applied to the pair under load through the floating address:
+    on each balancer the canary (roles/balancer/tasks/canary.yml) sees it not serve on the side
+    port, so port 80 keeps what served, on both, and a client that never resends loses nothing."""
+    if pair.farm.balancer not in ("haproxy", "nginx", "gobetween"):
+        pytest.skip(f"{pair.farm.balancer} runs no canary")
+    served = "/etc/lbfarm/last-good/served.json"
+    before = {name: pair.farm.host(name).file(served).content_string for name in pair.balancers}
+    with Load(pair.farm.url, seconds=300, workers=8, keep_alive=True, rate=400) as load:
+        time.sleep(1)
+        run = playbook("playbooks/balancer.yml", "-e", "backend_port=81", check=False)
+        time.sleep(1)
+        result = load.stop()
+    print(
+        f"\nbackend_port=81 on the pair ({run.seconds:.0f} s play, 8 kept-alive connections, never resent): "
+        f"{result.summary()}"
+    )
+    assert run.rc != 0, run.output[-3000:]
+    for name in pair.balancers:
+        assert f"The new {pair.farm.balancer} configuration on {name} did not serve on the side port" in run.output
+        assert pair.farm.host(name).file(served).content_string == before[name]
+    assert "Port 80 was not touched" in run.output
+    assert result.requests > 0
+    assert not result.failures, result.summary()
+    assert set(pair.farm.count(60)) == set(pair.farm.shares)
