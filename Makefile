@@ -52,8 +52,10 @@ $(VENV)/.installed: requirements.txt
 	  || { cat $(VENV)/pip.log; echo "pip failed: log in $(VENV)/pip.log"; exit 1; }
 	touch $@
 
+# RELEASE=trixie: Debian 13 instead of Debian 12 (bookworm), for the lab's and the tests' containers.
+RELEASE ?= bookworm
 image: deps
-	ansible-playbook playbooks/lab_image.yml
+	ansible-playbook playbooks/lab_image.yml -e lab_debian_release=$(RELEASE)
 
 # HA=1: a pair of balancers (m3, m4) sharing the floating address .10 (inventory/local-ha).
 # LAB=vm: the farm in three QEMU VMs (inventory/vm, run directory .lab/vm), with Mitogen as in the
@@ -65,7 +67,7 @@ lab: deps $(if $(filter vm,$(LAB)),vm-image)
 ifeq ($(LAB),vm)
 	$(VM_LAB_ENV) ansible-playbook -i inventory/vm playbooks/lab_vm.yml $(if $(BALANCER),-e balancer=$(BALANCER))
 else
-	ansible-playbook $(LAB_INVENTORY) playbooks/lab.yml $(if $(BALANCER),-e balancer=$(BALANCER))
+	ansible-playbook $(LAB_INVENTORY) playbooks/lab.yml -e lab_debian_release=$(RELEASE) $(if $(BALANCER),-e balancer=$(BALANCER))
 endif
 
 # Everything make lab made: the containers and network, and the VM lab (nothing when there is none).
@@ -157,6 +159,8 @@ molecule-first-lane:
 
 molecule-second-lane:
 	@$(call lane_first,$(SECOND_LANE_FIRST))
+	@# the pair runs on Debian 13 (molecule/pair), after the first lane's default scenario
+	@$(MAKE) --no-print-directory image RELEASE=trixie || { echo "== lane failed: image RELEASE=trixie"; exit 1; }
 	@for scenario in $(SECOND_LANE); do $(call molecule_test,$$scenario); done
 
 # $(call molecule_test,SCENARIO): one scenario, its report, and the time of each of its steps
