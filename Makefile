@@ -159,15 +159,19 @@ molecule-first-lane:
 
 molecule-second-lane:
 	@$(call lane_first,$(SECOND_LANE_FIRST))
-	@# the pair runs on Debian 13 (molecule/pair), after the first lane's default scenario
+	@# for DEBIAN13_SCENARIOS, which the first lane runs after its default scenario
 	@$(MAKE) --no-print-directory image RELEASE=trixie || { echo "== lane failed: image RELEASE=trixie"; exit 1; }
 	@for scenario in $(SECOND_LANE); do $(call molecule_test,$$scenario); done
+
+# The scenarios that run on Debian 13 (the image lbfarm/base:trixie); the others on Debian 12.
+DEBIAN13_SCENARIOS = pair roles
 
 # $(call molecule_test,SCENARIO): one scenario, its report, and the time of each of its steps
 # (reports/steps-SCENARIO.json, tabled at the end of make test).
 define molecule_test
-echo "== molecule test -s $(1) ($$(date +%T))"; \
-PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(1).xml --durations=8" molecule test -s $(1) 2>&1 \
+case " $(DEBIAN13_SCENARIOS) " in *" $(1) "*) release=trixie;; *) release=bookworm;; esac; \
+echo "== molecule test -s $(1) on $$release ($$(date +%T))"; \
+LBFARM_RELEASE=$$release PYTEST_ADDOPTS="--junitxml=$(REPORTS)/molecule-$(1).xml --durations=8" molecule test -s $(1) 2>&1 \
   | python3 $(CURDIR)/tests/step_times.py --record $(REPORTS)/steps-$(1).json \
   || { echo "== lane failed: molecule test -s $(1)"; exit 1; }
 endef
