@@ -98,6 +98,14 @@ def test_haproxy_canary_binds_the_side_port_alone_without_socket_or_stats() -> N
     assert len(servers(live)) == 2
 
 
+def test_haproxy_canary_reads_the_version_as_the_live_configuration_does() -> None:
+    # idle-close-on-response depends on the version read by tasks/version.yml: a canary that did not
+    # read it wrote another haproxy.cfg on each run of a pair (molecule/pair's idempotence failed)
+    role = REPO / "roles/haproxy_lb/tasks"
+    assert "version.yml" in (role / "canary.yml").read_text()
+    assert "version.yml" in (role / "configure.yml").read_text()
+
+
 def test_nginx_canary_listens_on_the_side_port_with_its_own_pid_file() -> None:
     live, canary = render("nginx"), render("nginx", lbfarm_canary_port=CANARY)
     assert re.findall(r"^\s*listen (\S+)", live, re.M) == ["80"]
