@@ -1,16 +1,19 @@
-"""playbooks/rolling.yml: the backends changed one at a time under load, drained first, with a
-client that never resends (as ab -k): through HAProxy (states through its runtime API) not one
-failed or non-2xx request; through nginx (a reload per state) at most one per kept-alive
-connection and reload (molecule/default runs both)."""
+"""playbooks/rolling.yml: the backends changed one at a time under load, drained first, with two
+clients at once (molecule/default runs it on HAProxy and nginx). One sends a request again when a
+kept-alive connection closes before the answer, as browsers do: not one failed or non-2xx request.
+One never resends (as ab -k): through HAProxy (states through its runtime API) not one either;
+through nginx (a reload per state) at most one per kept-alive connection and reload."""
 
 from __future__ import annotations
 
 import re
 
 import pytest
+from farmcheck import PACED_RATE, Load
 from loadcheck import Load as StrictLoad
 
 STRICT_WORKERS = 8
+HALF_RATE = PACED_RATE / 2  # for each of the two clients: together, as much as one paced client
 RELOADS = {"haproxy": 0, "nginx": 4}  # drain and ready, for each of the two backends
 
 
@@ -18,10 +21,14 @@ def test_rolling_change_loses_no_request(farm, playbook, report) -> None:
     if farm.balancer not in RELOADS:
         pytest.skip(f"run on HAProxy and nginx (molecule/default), not {farm.balancer}")
     try:
-        with StrictLoad(farm.url, seconds=400, workers=STRICT_WORKERS, keep_alive=True, rate=400) as load:
+        with (
+            Load(farm.url, clients=8, seconds=400, rate=HALF_RATE) as load,
+            StrictLoad(farm.url, seconds=400, workers=STRICT_WORKERS, keep_alive=True, rate=HALF_RATE) as strict,
+        ):
             # any change of apache_backend: one that makes every backend reload
             run = playbook("playbooks/rolling.yml", apache_backend_max_keepalive_requests="999")
-            result = load.stop()
+            result = strict.stop()
+        report(f"rolling change of both backends ({farm.balancer}, {run.seconds:.0f} s play)", load.summary())
         report(
             f"rolling change of both backends ({farm.balancer}; {STRICT_WORKERS} kept-alive connections, "
             f"never resent; {run.seconds:.0f} s play)",
@@ -31,6 +38,8 @@ def test_rolling_change_loses_no_request(farm, playbook, report) -> None:
             changed = re.search(rf"^{backend}\s+:.*?changed=(\d+)", run.output, re.M)
             assert changed, run.output[-2000:]
             assert int(changed.group(1)) > 0, f"{backend} was not changed"
+        assert load.failed == 0, load.summary()
+        assert load.non_2xx == 0, load.summary()
         assert result.requests > 0
         assert len(result.failures) <= RELOADS[farm.balancer] * STRICT_WORKERS, result.summary()
     finally:
