@@ -7,19 +7,20 @@ VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
 APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk \
-	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping curl keepalived
+	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping curl keepalived mmdebstrap
 REPORTS := $(CURDIR)/reports
 export PATH := $(BIN):$(PATH)
 # ansible-core imports cryptography's DSA, which warns on every Ansible start: not lbfarm's to fix
 export PYTHONWARNINGS := ignore:DSA is deprecated
 
-.PHONY: help deps docker image vm-image lab lab-destroy bench test unit lint docs stats-screenshot molecule molecule-first-lane molecule-second-lane
+.PHONY: help deps docker image vm-image lab lab-destroy bench test unit versions lint docs stats-screenshot molecule molecule-first-lane molecule-second-lane
 
 help:
 	@echo "make lab          build the local lab (3 containers) and run site.yml on it (BALANCER=nginx|haproxy)"
 	@echo "                  HA=1: two balancers m3, m4 sharing the floating address 172.30.56.10 (keepalived)"
 	@echo "make lab LAB=vm   the same lab in three QEMU VMs, IPVS by default (BALANCER=ipvs|nginx|haproxy);"
 	@echo "                  reach it with: ip netns exec lbfarm-lab curl http://192.168.100.1/"
+	@echo "                  RELEASE=trixie: on Debian 13 instead of Debian 12 (containers and VMs alike)"
 	@echo "make lab-destroy  remove the local lab (a pair's m4 too) and the VM lab"
 	@echo "make bench        every balancer and the backends under ab, side by side (BENCH_ARGS='-e benchmark_requests=100000')"
 	@echo "                  LAB=vm: on the VM lab, IPVS beside nginx and HAProxy"
@@ -52,7 +53,7 @@ $(VENV)/.installed: requirements.txt
 	  || { cat $(VENV)/pip.log; echo "pip failed: log in $(VENV)/pip.log"; exit 1; }
 	touch $@
 
-# RELEASE=trixie: Debian 13 instead of Debian 12 (bookworm), for the lab's and the tests' containers.
+# RELEASE=trixie: Debian 13 instead of Debian 12 (bookworm), for the lab's containers and VMs.
 RELEASE ?= bookworm
 image: deps
 	ansible-playbook playbooks/lab_image.yml -e lab_debian_release=$(RELEASE)
@@ -65,7 +66,7 @@ VM_LAB_ENV = ANSIBLE_STRATEGY_PLUGINS=$(CURDIR)/strategy_plugins \
 	ANSIBLE_STRATEGY=mitogen_linear ANSIBLE_TIMEOUT=60
 lab: deps $(if $(filter vm,$(LAB)),vm-image)
 ifeq ($(LAB),vm)
-	$(VM_LAB_ENV) ansible-playbook -i inventory/vm playbooks/lab_vm.yml $(if $(BALANCER),-e balancer=$(BALANCER))
+	$(VM_LAB_ENV) ansible-playbook -i inventory/vm playbooks/lab_vm.yml -e lab_debian_release=$(RELEASE) $(if $(BALANCER),-e balancer=$(BALANCER))
 else
 	ansible-playbook $(LAB_INVENTORY) playbooks/lab.yml -e lab_debian_release=$(RELEASE) $(if $(BALANCER),-e balancer=$(BALANCER))
 endif
@@ -87,20 +88,27 @@ endif
 
 test: deps
 	@rm -rf $(REPORTS) && mkdir -p $(REPORTS)
-	@# the lanes start as soon as the VM image is there; lint opens the container lane and the
-	@# unit tests the VM lane, which makes the two about as long
-	$(MAKE) --no-print-directory vm-image
-	$(MAKE) --no-print-directory molecule FIRST_LANE_FIRST=lint SECOND_LANE_FIRST=unit
+	@# the lanes start as soon as the VM image is there; lint opens the container lane, and the
+	@# unit tests and the daemons' versions the VM lane, which makes the two about as long
+	$(MAKE) --no-print-directory vm-image RELEASE=$(VM_SCENARIOS_RELEASE)
+	$(MAKE) --no-print-directory molecule FIRST_LANE_FIRST=lint SECOND_LANE_FIRST="unit versions"
 	@python3 tests/step_times.py --table $(REPORTS)/steps-*.json
 	@python3 tests/junit_summary.py $(REPORTS)/*.xml
 
-# The VM scenarios' image (Debian 12 for QEMU), built once into ~/.cache/lbfarm/vm.
+# The image of the VM scenarios and the VM lab (QEMU), built once per RELEASE into ~/.cache/lbfarm/vm.
 vm-image: deps
-	ansible-playbook molecule/resources/vm/image.yml
+	ansible-playbook molecule/resources/vm/image.yml -e lab_debian_release=$(RELEASE)
 
 unit:
 	pytest tests/unit --junitxml=$(REPORTS)/unit.xml
 	pytest tests/zevenet -rs --junitxml=$(REPORTS)/zevenet.xml  # skips, saying why, without an appliance
+
+# Each daemon release in the range people run (Debian 11, 12, 13) checks what the roles render
+# from each inventory (its trees are built once into ~/.cache/lbfarm/versions), and the README's
+# first line is run on the bare base image of Debian 13 (tests/versions).
+versions: deps
+	$(MAKE) --no-print-directory image RELEASE=trixie
+	pytest tests/versions --junitxml=$(REPORTS)/versions.xml
 
 lint:
 	ruff check .
@@ -167,8 +175,10 @@ molecule-second-lane:
 	@$(MAKE) --no-print-directory image RELEASE=trixie || echo "== image RELEASE=trixie failed here"
 	@for scenario in $(SECOND_LANE); do $(call molecule_test,$$scenario); done
 
-# The scenarios that run on Debian 13 (the image lbfarm/base:trixie); the others on Debian 12.
-DEBIAN13_SCENARIOS = pair roles
+# The scenarios that run on Debian 13 (the image lbfarm/base:trixie, the VM image of trixie); the
+# others on Debian 12. make test builds one VM image: that of the VM scenarios' release.
+DEBIAN13_SCENARIOS = pair roles vm_farm ipvs_single
+VM_SCENARIOS_RELEASE = $(if $(filter $(VM_SCENARIOS),$(DEBIAN13_SCENARIOS)),trixie,bookworm)
 
 # $(call molecule_test,SCENARIO): one scenario, its report, and the time of each of its steps
 # (reports/steps-SCENARIO.json, tabled at the end of make test).
