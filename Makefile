@@ -37,12 +37,18 @@ docker:
 	  $(SUDO) apt-get update -q; \
 	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $$missing; \
 	fi
+	@# Debian 13 ships the docker client apart from the engine (docker-cli, which docker.io only recommends)
+	@if ! command -v docker >/dev/null; then \
+	  echo "== installing docker-cli (the docker client)"; \
+	  $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends docker-cli; \
+	fi
 	@if ! $(SUDO) docker info >/dev/null 2>&1; then \
 	  echo "== starting the Docker engine"; \
 	  if [ -d /run/systemd/system ]; then $(SUDO) systemctl start docker; \
 	  else $(SUDO) sh -c 'nohup dockerd >/var/log/lbfarm-dockerd.log 2>&1 &'; fi; \
 	  for i in $$(seq 60); do $(SUDO) docker info >/dev/null 2>&1 && break; sleep 1; done; \
-	  $(SUDO) docker info >/dev/null 2>&1 || { echo "dockerd did not start: see /var/log/lbfarm-dockerd.log"; exit 1; }; \
+	  $(SUDO) docker info >/dev/null 2>&1 || { echo "the Docker engine does not answer: see" \
+	    "$$( [ -d /run/systemd/system ] && echo 'journalctl -u docker' || echo /var/log/lbfarm-dockerd.log)"; exit 1; }; \
 	fi
 
 $(VENV)/.installed: requirements.txt
