@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from contract import CONTRACT
 from farmcheck import count_backends, count_backends_in_netns
 
 from filter_plugins import farm as farm_filters
@@ -55,16 +56,16 @@ class Farm:
     @property
     def endpoints(self) -> dict:
         """Where the farm answers, its stats page and API: the filter the roles and the proof use."""
-        return farm_filters.farm_endpoints(self.hostvars[self.balancer_host], self.balancer, self.backends)
+        return farm_filters.farm_endpoints(self.hostvars[self.balancer_host], CONTRACT[self.balancer], self.backends)
 
     def setting(self, name: str):
         """A setting of the chosen balancer's role on the balancer host (inventory, else default)."""
-        return farm_filters.farm_balancer_settings(self.hostvars[self.balancer_host], self.balancer)[name]
+        return farm_filters.farm_settings(self.hostvars[self.balancer_host], CONTRACT[self.balancer])[name]
 
     @property
     def haproxy_stats_port(self) -> int:
         """The port HAProxy's stats page takes on the balancer host when HAProxy runs."""
-        return farm_filters.farm_endpoints(self.hostvars[self.balancer_host], "haproxy")["stats"]["port"]
+        return farm_filters.farm_endpoints(self.hostvars[self.balancer_host], CONTRACT["haproxy"])["stats"]["port"]
 
     @property
     def url(self) -> str:

@@ -18,12 +18,7 @@ from email.message import Message
 from http.cookiejar import CookieJar
 from pathlib import Path
 
-import yaml
-
 REPO = Path(__file__).resolve().parents[1]
-# Every balancer lbfarm knows and the systemd unit that runs it, as the balancer role lists them.
-UNITS: dict[str, str] = yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())["_balancer_units"]
-BALANCERS = tuple(UNITS)
 # How far the observed share per backend may be from the share its weight asks for.
 SHARE_TOLERANCE = 0.05
 # Requests per second, all clients together, of a load that runs beside a playbook: unpaced, the

@@ -3,10 +3,10 @@
 import re
 
 import pytest
-from farmcheck import BALANCERS, UNITS
+from contract import BALANCERS, CONTRACT, UNITS
+from modules import load
 
 from filter_plugins import farm as farm_filters
-from filter_plugins.gobetween import gobetween_config_errors
 
 testinfra_hosts = ["balancers"]
 
@@ -48,7 +48,7 @@ def test_other_balancers_are_stopped_and_disabled(host, farm) -> None:
         assert enabled.rc != 0, f"{other}: {enabled.stdout.strip()}"
     if farm.balancer != "ipvs" and host.exists("ipvsadm"):
         assert not re.search(r"^(TCP|UDP)\s", host.check_output("ipvsadm -Ln"), re.M), "an IPVS service is left"
-        vip = farm_filters.farm_balancer_settings(farm.hostvars[farm.balancer_host], "ipvs")["vip"]
+        vip = farm_filters.farm_settings(farm.hostvars[farm.balancer_host], CONTRACT["ipvs"])["vip"]
         assert vip + "/" not in host.check_output("ip -br addr"), "the IPVS VIP is left"
         if not farm.hostvars[farm.balancer_host].get("lab_vip"):  # a pair's keepalived holds its address
             assert not host.process.filter(comm="keepalived"), "IPVS's keepalived checker still runs"
@@ -60,12 +60,13 @@ def test_stats_port_is_open_only_with_haproxy(host, farm) -> None:
 
 def test_live_configuration_passes_the_balancer_own_check(host, farm) -> None:
     if farm.balancer == "gobetween":  # no check flag: lbfarm's own check of what gobetween reads
-        assert gobetween_config_errors(host.file("/etc/gobetween.toml").content_string) == []
+        check = load("roles/gobetween_lb/filter_plugins/gobetween_lb.py").gobetween_config_errors
+        assert check(host.file("/etc/gobetween.toml").content_string) == []
     elif farm.balancer == "ipvs" and farm.setting("checker") == "keepalived":
         # keepalived's own check of the live file, and the table its checker built from it: with
         # every real server healthy, the virtual service as the rules of the plain mode say it
         assert host.run("keepalived --config-test --use-file /etc/lbfarm/ipvs-keepalived.conf").rc == 0
-        wanted = farm_filters.farm_ipvs_rules(
+        wanted = load("roles/ipvs_lb/filter_plugins/ipvs_lb.py").ipvs_lb_rules(
             farm.backends, farm.setting("vip"), farm.setting("port"), farm.setting("scheduler"), farm.setting("method")
         )
         assert set(host.check_output("ipvsadm -Sn").split("\n")) == set(wanted)

@@ -10,7 +10,7 @@ from farmcheck import PACED_RATE, UNITS, Load, wait_until
 from loadcheck import Load as StrictLoad
 
 STATES_FILE = "/etc/lbfarm/backend-states.json"
-# how each balancer's configuration says that m1 is out (farm_nginx_servers, farm_haproxy_servers)
+# how each balancer's configuration says that m1 is out (nginx_lb_servers, haproxy_lb_servers)
 DRAINED_LINE = {"haproxy": ("/etc/haproxy/haproxy.cfg", " weight 0 "), "nginx": ("/etc/nginx/nginx.conf", " down;")}
 
 

@@ -7,7 +7,7 @@ import time
 from dataclasses import dataclass
 
 import pytest
-from farmcheck import UNITS
+from contract import UNITS
 
 
 @dataclass

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import modules
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from filter_plugins import farm
+
+nginx = modules.load("roles/nginx_lb/filter_plugins/nginx_lb.py")
+haproxy = modules.load("roles/haproxy_lb/filter_plugins/haproxy_lb.py")
+gobetween = modules.load("roles/gobetween_lb/filter_plugins/gobetween_lb.py")
+ipvs = modules.load("roles/ipvs_lb/filter_plugins/ipvs_lb.py")
 
 LAB = {
     "m1": {"lab_address": "192.168.56.2", "backend_weight": 3},
@@ -31,31 +37,31 @@ def test_an_unknown_state_in_the_host_variables_names_the_host() -> None:
 
 
 def test_nginx_takes_a_drained_or_maintained_server_down() -> None:
-    assert farm.farm_nginx_servers(backends(m1="drain")) == [
+    assert nginx.nginx_lb_servers(backends(m1="drain")) == [
         "192.168.56.2 weight=3 max_fails=1 down",
         "192.168.56.3 weight=1 max_fails=1",
     ]
-    assert farm.farm_nginx_servers(backends(m2="maint"))[1].endswith(" down")
+    assert nginx.nginx_lb_servers(backends(m2="maint"))[1].endswith(" down")
 
 
 def test_haproxy_gives_a_drained_server_weight_zero_and_starts_a_maintained_one_disabled() -> None:
-    assert farm.farm_haproxy_servers(backends(m1="drain", m2="ready")) == [
+    assert haproxy.haproxy_lb_servers(backends(m1="drain", m2="ready")) == [
         "m1 192.168.56.2:80 weight 0 cookie m1 check",
         "m2 192.168.56.3:80 weight 1 cookie m2 check",
     ]
-    assert farm.farm_haproxy_servers(backends(m1="maint"))[0] == "m1 192.168.56.2:80 weight 3 cookie m1 check disabled"
+    assert haproxy.haproxy_lb_servers(backends(m1="maint"))[0] == "m1 192.168.56.2:80 weight 3 cookie m1 check disabled"
 
 
 def test_gobetween_leaves_out_a_backend_that_is_not_ready() -> None:
-    assert farm.farm_gobetween_static_list(backends(m1="drain")) == ["192.168.56.3:80 weight=1 priority=1"]
+    assert gobetween.gobetween_lb_static_list(backends(m1="drain")) == ["192.168.56.3:80 weight=1 priority=1"]
 
 
 def test_ipvs_drains_with_weight_zero_and_leaves_out_maintenance() -> None:
-    assert farm.farm_ipvs_rules(backends(m1="drain"), "192.168.100.1", 80, "wrr")[1:] == [
+    assert ipvs.ipvs_lb_rules(backends(m1="drain"), "192.168.100.1", 80, "wrr")[1:] == [
         "-a -t 192.168.100.1:80 -r 192.168.56.2:80 -m -w 0",
         "-a -t 192.168.100.1:80 -r 192.168.56.3:80 -m -w 1",
     ]
-    assert farm.farm_ipvs_rules(backends(m1="maint"), "192.168.100.1")[1:] == [
+    assert ipvs.ipvs_lb_rules(backends(m1="maint"), "192.168.100.1")[1:] == [
         "-a -t 192.168.100.1:80 -r 192.168.56.3:80 -m -w 1"
     ]
 
@@ -70,11 +76,11 @@ def test_ipvs_drains_with_weight_zero_and_leaves_out_maintenance() -> None:
     ],
 )
 def test_ipvs_state_commands_change_the_running_table(state: str, present: bool, argv: list[str]) -> None:
-    assert farm.farm_ipvs_state_argv(backends()[0], state, "192.168.100.1", 80, "masquerade", present) == argv
+    assert ipvs.ipvs_lb_state_argv(backends()[0], state, "192.168.100.1", 80, "masquerade", present) == argv
 
 
 def test_ipvs_state_command_with_direct_routing() -> None:
-    assert farm.farm_ipvs_state_argv(backends()[1], "drain", "10.0.0.1", 80, "route")[-3:] == ["-g", "-w", "0"]
+    assert ipvs.ipvs_lb_state_argv(backends()[1], "drain", "10.0.0.1", 80, "route")[-3:] == ["-g", "-w", "0"]
 
 
 def test_shares_count_only_ready_backends() -> None:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import modules
 import pytest
-
-from filter_plugins import bench
+from benchmark_role import bench
+from benchmark_role import targets as role_targets
 
 DATA = Path(__file__).parent / "data"
 HOSTS = {"balancers": ["m3"], "backends": ["m1", "m2"]}
@@ -32,9 +32,7 @@ def counters(when: str) -> dict:
 def run(rounds: int = 3) -> dict:
     """A run of captured loads: the haproxy load's counters for every balancer, rates varied per round."""
     backends = [{"name": "m1", "address": "10.0.0.2", "port": 80}, {"name": "m2", "address": "10.0.0.3", "port": 80}]
-    targets = bench.bench_targets(
-        backends, {"inventory_hostname": "m3", "lab_address": "10.0.0.4"}, ["nginx", "haproxy"]
-    )
+    targets = role_targets(backends, {"inventory_hostname": "m3", "lab_address": "10.0.0.4"}, ["nginx", "haproxy"])
     ab = (DATA / "ab_timed.txt").read_text()
     samples = []
     for step in bench.bench_plan(targets, rounds, HOSTS, UNITS):

@@ -1,4 +1,4 @@
-"""Unit tests for filter_plugins/bench.py on ab and wrk output captured from real runs."""
+"""Unit tests for roles/benchmark/filter_plugins/benchmark.py on ab and wrk output captured from real runs."""
 
 from __future__ import annotations
 
@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
-
-from filter_plugins import bench
+from benchmark_role import bench
+from benchmark_role import targets as role_targets
 
 DATA = Path(__file__).parent / "data"
 
@@ -89,7 +89,7 @@ M3 = {"inventory_hostname": "m3", "lab_address": "10.0.0.4"}
 def test_targets_are_direct_backends_then_balancers_then_variants() -> None:
     variants = [{"name": "nginx keepalive 3", "balancer": "nginx", "vars": {"nginx_lb_keepalive": 3}}]
     variants.append({"name": "nginx on 8080", "balancer": "nginx", "vars": {"nginx_lb_port": 8080}})
-    targets = bench.bench_targets(BACKENDS, M3, ["nginx", "haproxy"], variants, "/swap.html")
+    targets = role_targets(BACKENDS, M3, ["nginx", "haproxy"], variants, "/swap.html")
     assert targets == [
         {"name": "m1 direct", "kind": "direct", "url": "http://10.0.0.2:80/swap.html"},
         {"name": "m2 direct", "kind": "direct", "url": "http://10.0.0.3:8080/swap.html"},
@@ -111,12 +111,12 @@ def test_targets_are_direct_backends_then_balancers_then_variants() -> None:
 
 
 def test_ipvs_is_loaded_on_its_vip() -> None:
-    (target,) = bench.bench_targets(BACKENDS, {**M3, "ipvs_lb_vip": "10.0.1.1"}, ["ipvs"], direct=False)
+    (target,) = role_targets(BACKENDS, {**M3, "ipvs_lb_vip": "10.0.1.1"}, ["ipvs"], direct=False)
     assert target["url"] == "http://10.0.1.1:80/"
 
 
 def test_targets_without_direct_backends() -> None:
-    assert [t["name"] for t in bench.bench_targets(BACKENDS, M3, ["nginx"], direct=False)] == ["nginx"]
+    assert [t["name"] for t in role_targets(BACKENDS, M3, ["nginx"], direct=False)] == ["nginx"]
 
 
 @pytest.mark.parametrize(
@@ -129,4 +129,4 @@ def test_targets_without_direct_backends() -> None:
 )
 def test_bad_targets_are_errors(kwargs: dict, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
-        bench.bench_targets(BACKENDS, M3, ["nginx"], **kwargs)
+        role_targets(BACKENDS, M3, ["nginx"], **kwargs)

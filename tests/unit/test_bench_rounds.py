@@ -1,4 +1,5 @@
-"""Rounds, cgroup readers, CPU per request, aggregation and verdict of filter_plugins/bench.py.
+"""Rounds, cgroup readers, CPU per request, aggregation and verdict of the benchmark's filters
+(roles/benchmark/filter_plugins/benchmark.py).
 
 The counters are what roles/benchmark/files/counters.sh printed on the local lab's containers
 around a real ab run (tests/unit/data/cgroups.md says where each file comes from).
@@ -12,8 +13,8 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
-
-from filter_plugins import bench
+from benchmark_role import bench
+from benchmark_role import targets as role_targets
 
 DATA = Path(__file__).parent / "data"
 HOSTS = {"balancers": ["m3"], "backends": ["m1", "m2"]}
@@ -27,7 +28,7 @@ def sample(name: str) -> str:
 
 
 def targets(balancers=("nginx", "haproxy"), direct=True) -> list[dict]:
-    return bench.bench_targets(BACKENDS, M3, list(balancers), [], "/swap.html", direct)
+    return role_targets(BACKENDS, M3, list(balancers), [], "/swap.html", direct)
 
 
 def plan(rounds: int = 3, **kwargs) -> list[dict]:
@@ -121,7 +122,7 @@ def test_a_run_starts_on_the_balancer_the_farm_runs_without_setting_it_up() -> N
 
 def test_a_variant_is_set_up_even_when_its_balancer_runs() -> None:
     variant = [{"name": "nginx keepalive 3", "balancer": "nginx", "vars": {"nginx_lb_keepalive": 3}}]
-    steps = bench.bench_plan(bench.bench_targets(BACKENDS, M3, [], variant), 1, HOSTS, UNITS, None, "nginx")
+    steps = bench.bench_plan(role_targets(BACKENDS, M3, [], variant), 1, HOSTS, UNITS, None, "nginx")
     assert steps[0]["switch"] == {"nginx_lb_keepalive": 3, "balancer": "nginx"}
 
 

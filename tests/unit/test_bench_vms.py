@@ -1,5 +1,5 @@
-"""The benchmark on VMs (filter_plugins/bench.py): IPVS's cost as its host's whole CPU, the balancer
-host figure, the lab client, the runs that start on the farm as it stands.
+"""The benchmark on VMs (roles/benchmark/filter_plugins/benchmark.py): IPVS's cost as its host's
+whole CPU, the balancer host figure, the lab client, the runs that start on the farm as it stands.
 
 The counters are what roles/benchmark/files/counters.sh printed on the VM lab's three QEMU VMs
 around a real ab run through IPVS from the lab client (tests/unit/data/cgroups.md).
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 from ansible.errors import AnsibleFilterError
-
-from filter_plugins import bench
+from benchmark_role import bench
+from benchmark_role import targets as role_targets
 
 DATA = Path(__file__).parent / "data"
 HOSTS = {"balancers": ["m3"], "backends": ["m1", "m2"]}
@@ -35,7 +35,7 @@ def sample(name: str) -> str:
 
 
 def step(balancer: str = "ipvs", units: dict = UNITS) -> dict:
-    targets = bench.bench_targets(BACKENDS, M3, [balancer], [], "/swap.html")
+    targets = role_targets(BACKENDS, M3, [balancer], [], "/swap.html")
     return next(s for s in bench.bench_plan(targets, 1, HOSTS, units) if s["target"]["name"] == balancer)
 
 

@@ -11,14 +11,17 @@ import tomllib
 from pathlib import Path
 
 import jinja2
+import modules
 import pytest
 import yaml
 
 from filter_plugins import farm
-from filter_plugins.gobetween import gobetween_go_string, gobetween_toml_string
+from lookup_plugins import balancers
+
+gobetween = modules.load("roles/gobetween_lb/filter_plugins/gobetween_lb.py")
 
 REPO = Path(__file__).parents[2]
-CONTRACT = yaml.safe_load((REPO / "roles/balancer/vars/main.yml").read_text())
+CONTRACT = balancers.contract()
 BALANCER_DEFAULTS = yaml.safe_load((REPO / "roles/balancer/defaults/main.yml").read_text())
 CANARY = BALANCER_DEFAULTS["balancer_canary_port"]
 LAB = {"m1": {"lab_address": "172.30.56.2", "backend_weight": 2}, "m2": {"lab_address": "172.30.56.3"}}
@@ -34,7 +37,7 @@ EXTRA = {
     "nginx": {"_nginx_lb_servers": ["172.30.56.2:80 weight=2", "172.30.56.3:80"]},
     "gobetween": {
         "gobetween_lb_api_password": "not-a-real-one",
-        "_gobetween_lb_static_list": farm.farm_gobetween_static_list(farm.farm_backends(list(LAB), LAB)),
+        "_gobetween_lb_static_list": gobetween.gobetween_lb_static_list(farm.farm_backends(list(LAB), LAB)),
     },
 }
 TEMPLATES = {"haproxy": "haproxy.cfg.j2", "nginx": "nginx.conf.j2", "gobetween": "gobetween.toml.j2"}
@@ -52,19 +55,18 @@ def render(balancer: str, **overrides) -> str:
     env.filters.update(
         bool=bool,
         to_json=json.dumps,
-        gobetween_go_string=gobetween_go_string,
-        gobetween_toml_string=gobetween_toml_string,
+        gobetween_go_string=gobetween.gobetween_go_string,
+        gobetween_toml_string=gobetween.gobetween_toml_string,
     )
     return env.from_string((role / "templates" / TEMPLATES[balancer]).read_text()).render(variables)
 
 
 def test_every_balancer_with_a_canary_writes_its_copy() -> None:
-    assert set(CONTRACT["_balancer_canaries"]) == set(TEMPLATES)
-    for balancer, canary in CONTRACT["_balancer_canaries"].items():
+    canaries = {name: adapter["canary"] for name, adapter in CONTRACT.items() if adapter["canary"]}
+    assert set(canaries) == set(TEMPLATES)
+    for balancer, canary in canaries.items():
         assert (REPO / "roles" / f"{balancer}_lb/tasks/canary.yml").is_file()
-        assert CONTRACT["_balancer_canary_file"] in " ".join(canary["argv"]).replace(
-            "{{ _balancer_canary_file }}", CONTRACT["_balancer_canary_file"]
-        )
+        assert balancers.CANARY_FILE in canary["argv"]
 
 
 def test_the_side_port_is_none_of_the_live_ones() -> None:

@@ -1,4 +1,5 @@
-"""farm_endpoints: where the farm answers, read from the inventory and the balancer roles' defaults."""
+"""farm_endpoints and farm_settings: where the farm answers, from the inventory and the adapters' defaults
+(the balancer contract, lookup_plugins/balancers.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,9 @@ import yaml
 from ansible.errors import AnsibleFilterError
 
 from filter_plugins import farm
+from lookup_plugins import balancers
+
+CONTRACT = balancers.contract()
 
 M3 = {"inventory_hostname": "m3", "lab_address": "192.168.56.4", "ansible_host": "lbfarm-m3"}
 BACKENDS = farm.farm_backends(
@@ -15,11 +19,16 @@ BACKENDS = farm.farm_backends(
 
 
 def defaults(balancer: str) -> dict:
-    return yaml.safe_load((farm.ROLES_DIR / f"{balancer}_lb/defaults/main.yml").read_text())
+    return yaml.safe_load((balancers.ROLES / f"{balancer}_lb/defaults/main.yml").read_text())
+
+
+def endpoints(host, balancer: str, backends=None) -> dict:
+    """farm_endpoints of a balancer of the contract."""
+    return farm.farm_endpoints(host, CONTRACT[balancer], backends)
 
 
 def test_haproxy_answers_on_the_host_with_its_stats_page_from_the_role_defaults() -> None:
-    got = farm.farm_endpoints(M3, "haproxy", BACKENDS)
+    got = endpoints(M3, "haproxy", BACKENDS)
     port, stats_port = defaults("haproxy")["haproxy_lb_port"], defaults("haproxy")["haproxy_lb_stats_port"]
     assert got["url"] == f"http://192.168.56.4:{port}/"
     assert got["stats"] == {
@@ -35,7 +44,7 @@ def test_haproxy_answers_on_the_host_with_its_stats_page_from_the_role_defaults(
 
 def test_inventory_values_win_over_the_role_defaults() -> None:
     host = {**M3, "haproxy_lb_port": 8080, "haproxy_lb_stats_port": "8404", "haproxy_lb_stats_user": "ops"}
-    got = farm.farm_endpoints(host, "haproxy")
+    got = endpoints(host, "haproxy")
     assert got["url"] == "http://192.168.56.4:8080/"
     assert got["stats"]["url"].startswith("http://192.168.56.4:8404/")
     assert got["stats"]["user"] == "ops"
@@ -43,73 +52,80 @@ def test_inventory_values_win_over_the_role_defaults() -> None:
 
 
 def test_stats_page_turned_off_is_not_an_endpoint() -> None:
-    assert farm.farm_endpoints({**M3, "haproxy_lb_stats": False}, "haproxy")["stats"] is None
-    assert farm.farm_endpoints({**M3, "haproxy_lb_stats": "no"}, "haproxy")["stats"] is None
+    assert endpoints({**M3, "haproxy_lb_stats": False}, "haproxy")["stats"] is None
+    assert endpoints({**M3, "haproxy_lb_stats": "no"}, "haproxy")["stats"] is None
 
 
 def test_nginx_has_no_stats_page_and_no_api() -> None:
-    got = farm.farm_endpoints(M3, "nginx")
+    got = endpoints(M3, "nginx")
     assert (got["url"], got["stats"], got["api"]) == ("http://192.168.56.4:80/", None, None)
 
 
 def test_gobetween_api_is_on_the_balancer_host() -> None:
-    got = farm.farm_endpoints(M3, "gobetween")
+    got = endpoints(M3, "gobetween")
     bind, user = defaults("gobetween")["gobetween_lb_api_bind"], defaults("gobetween")["gobetween_lb_api_user"]
     assert got["api"] == {"url": f"http://{bind}/", "user": user, "host": "m3"}
-    assert farm.farm_endpoints({**M3, "gobetween_lb_api": False}, "gobetween")["api"] is None
+    assert endpoints({**M3, "gobetween_lb_api": False}, "gobetween")["api"] is None
 
 
 def test_ipvs_answers_on_its_vip() -> None:
-    got = farm.farm_endpoints({**M3, "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
+    got = endpoints({**M3, "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
     assert (got["address"], got["vip"], got["url"]) == ("10.9.9.9", "10.9.9.9", "http://10.9.9.9:80/")
-    assert farm.farm_endpoints(M3, "ipvs")["vip"] == defaults("ipvs")["ipvs_lb_vip"]
+    assert endpoints(M3, "ipvs")["vip"] == defaults("ipvs")["ipvs_lb_vip"]
 
 
 def test_host_without_lab_address_answers_on_ansible_host() -> None:
-    got = farm.farm_endpoints({"inventory_hostname": "m3", "ansible_host": "192.168.56.4"}, "nginx")
+    got = endpoints({"inventory_hostname": "m3", "ansible_host": "192.168.56.4"}, "nginx")
     assert got["address"] == "192.168.56.4"
 
 
 def test_templated_default_counts_only_where_the_inventory_sets_it() -> None:
     assert "{{" in defaults("ipvs")["ipvs_lb_director_address"]
-    assert "director_address" not in farm._role_settings("ipvs", M3)
-    assert farm._role_settings("ipvs", {**M3, "ipvs_lb_director_address": "x"})["director_address"] == "x"
+    assert "director_address" not in farm.farm_settings(M3, CONTRACT["ipvs"])
+    assert farm.farm_settings({**M3, "ipvs_lb_director_address": "x"}, CONTRACT["ipvs"])["director_address"] == "x"
 
 
 @pytest.mark.parametrize(
     ("host", "balancer", "message"),
     [
-        (M3, "apache", "balancer 'apache' is unknown: there is no role roles/apache_lb"),
         ({**M3, "nginx_lb_port": 0}, "nginx", "nginx_lb_port=0 is out of range"),
         ({**M3, "haproxy_lb_stats_port": "x"}, "haproxy", "haproxy_lb_stats_port='x' is not an integer"),
         ({"inventory_hostname": "m3"}, "nginx", "balancer host m3: no address; set lab_address for it"),
-        ("m3", "nginx", "expects a balancer host's hostvars"),
+        ("m3", "nginx", "expected a balancer host's hostvars"),
     ],
 )
 def test_bad_input_is_named(host, balancer: str, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message.replace("(", r"\(")):
-        farm.farm_endpoints(host, balancer)
+        endpoints(host, balancer)
 
 
 def test_balancer_settings_give_the_ipvs_real_servers_their_director_values() -> None:
-    got = farm.farm_balancer_settings({**M3, "ipvs_lb_method": "route"}, "ipvs")
+    got = farm.farm_settings({**M3, "ipvs_lb_method": "route"}, CONTRACT["ipvs"])
     assert got["method"] == "route"
     assert got["vip"] == defaults("ipvs")["ipvs_lb_vip"]
     assert got["client_networks"] == defaults("ipvs")["ipvs_lb_client_networks"]
-    with pytest.raises(AnsibleFilterError, match="expects a balancer host's hostvars"):
-        farm.farm_balancer_settings(None, "ipvs")
+    with pytest.raises(AnsibleFilterError, match="expected a balancer host's hostvars"):
+        farm.farm_settings(None, CONTRACT["ipvs"])
+    with pytest.raises(AnsibleFilterError, match=r"expected a balancer's entry of lookup\('balancers'\)"):
+        farm.farm_settings(M3, "ipvs")
+
+
+def test_only_the_adapter_s_own_variables_are_read() -> None:
+    got = farm.farm_settings({**M3, "ipvs_lb_not_a_variable": 1, "nginx_lb_port": 81}, CONTRACT["ipvs"])
+    assert "not_a_variable" not in got
+    assert got["port"] == defaults("ipvs")["ipvs_lb_port"]
 
 
 def test_a_pair_of_balancers_answers_on_its_floating_address() -> None:
-    got = farm.farm_endpoints({**M3, "lab_vip": "192.168.56.10"}, "haproxy")
+    got = endpoints({**M3, "lab_vip": "192.168.56.10"}, "haproxy")
     assert (got["address"], got["url"]) == ("192.168.56.10", "http://192.168.56.10:80/")
     assert got["host_url"] == "http://192.168.56.4:80/", "each balancer of the pair is proven on its own address too"
     assert got["stats"]["url"].startswith("http://192.168.56.4:"), "each balancer keeps its own stats page"
-    ipvs = farm.farm_endpoints({**M3, "lab_vip": "192.168.56.10", "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
+    ipvs = endpoints({**M3, "lab_vip": "192.168.56.10", "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
     assert ipvs["address"] == "10.9.9.9", "IPVS answers on its own VIP"
     assert ipvs["host_url"] == ipvs["url"] == "http://10.9.9.9:80/"
 
 
 def test_a_single_balancer_answers_on_its_own_address_only() -> None:
-    got = farm.farm_endpoints(M3, "nginx")
+    got = endpoints(M3, "nginx")
     assert got["host_url"] == got["url"] == "http://192.168.56.4:80/"

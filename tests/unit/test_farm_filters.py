@@ -1,4 +1,5 @@
-"""Unit tests for filter_plugins/farm.py: every renderer and every error."""
+"""The model (filter_plugins/farm.py) and each adapter's renderer (roles/<name>_lb/filter_plugins): every
+line they write and every error."""
 
 from __future__ import annotations
 
@@ -7,10 +8,16 @@ import shutil
 import subprocess
 from pathlib import Path
 
+import modules
 import pytest
 from ansible.errors import AnsibleFilterError
 
 from filter_plugins import farm
+
+nginx = modules.load("roles/nginx_lb/filter_plugins/nginx_lb.py")
+haproxy = modules.load("roles/haproxy_lb/filter_plugins/haproxy_lb.py")
+gobetween = modules.load("roles/gobetween_lb/filter_plugins/gobetween_lb.py")
+ipvs = modules.load("roles/ipvs_lb/filter_plugins/ipvs_lb.py")
 
 LAB = {
     "m1": {"lab_address": "192.168.56.2", "backend_weight": 3, "backend_max_conns": 32},
@@ -97,12 +104,12 @@ def test_host_missing_from_hostvars_is_an_error() -> None:
 def test_nginx_lines_match_the_hand_written_lab() -> None:
     hv = {h: {"lab_address": v["lab_address"], "backend_weight": v["backend_weight"]} for h, v in LAB.items()}
     b = farm.farm_backends(list(hv), hv)
-    assert farm.farm_nginx_servers(b) == ["192.168.56.2 weight=3 max_fails=1", "192.168.56.3 weight=1 max_fails=1"]
+    assert nginx.nginx_lb_servers(b) == ["192.168.56.2 weight=3 max_fails=1", "192.168.56.3 weight=1 max_fails=1"]
 
 
 def test_nginx_lines_carry_port_timeout_conns_and_backup() -> None:
     b = backends(m2={"backend_port": 8082, "backend_fail_timeout": 5, "backend_backup": True})
-    assert farm.farm_nginx_servers(b, "least_conn") == [
+    assert nginx.nginx_lb_servers(b, "least_conn") == [
         "192.168.56.2 weight=3 max_fails=1 max_conns=32",
         "192.168.56.3:8082 weight=1 max_fails=1 fail_timeout=5s max_conns=32 backup",
     ]
@@ -110,23 +117,23 @@ def test_nginx_lines_carry_port_timeout_conns_and_backup() -> None:
 
 def test_nginx_rejects_weight_zero() -> None:
     with pytest.raises(AnsibleFilterError, match=r"backend m2: backend_weight=0 is out of range for nginx: use 1"):
-        farm.farm_nginx_servers(backends(m2={"backend_weight": 0}))
+        nginx.nginx_lb_servers(backends(m2={"backend_weight": 0}))
 
 
 @pytest.mark.parametrize("method", ["ip_hash", "hash"])
 def test_nginx_rejects_backup_with_hash_methods(method: str) -> None:
     message = f"backend m2: backend_backup=True cannot be used with nginx method {method}"
     with pytest.raises(AnsibleFilterError, match=message):
-        farm.farm_nginx_servers(backends(m2={"backend_backup": True}), method)
+        nginx.nginx_lb_servers(backends(m2={"backend_backup": True}), method)
 
 
 def test_nginx_rejects_unknown_method() -> None:
     with pytest.raises(AnsibleFilterError, match="nginx method 'random' is unknown: use one of round_robin"):
-        farm.farm_nginx_servers(backends(), "random")
+        nginx.nginx_lb_servers(backends(), "random")
 
 
 def test_haproxy_lines_match_the_hand_written_lab() -> None:
-    assert farm.farm_haproxy_servers(backends(), cookie=False, check=False) == [
+    assert haproxy.haproxy_lb_servers(backends(), cookie=False, check=False) == [
         "m1 192.168.56.2:80 maxconn 32 weight 3",
         "m2 192.168.56.3:80 maxconn 32 weight 1",
     ]
@@ -134,7 +141,7 @@ def test_haproxy_lines_match_the_hand_written_lab() -> None:
 
 def test_haproxy_lines_with_cookie_check_and_backup() -> None:
     b = backends(m2={"backend_backup": True, "backend_max_conns": None, "backend_port": 8080})
-    assert farm.farm_haproxy_servers(b) == [
+    assert haproxy.haproxy_lb_servers(b) == [
         "m1 192.168.56.2:80 maxconn 32 weight 3 cookie m1 check",
         "m2 192.168.56.3:8080 weight 1 cookie m2 check backup",
     ]
@@ -142,24 +149,24 @@ def test_haproxy_lines_with_cookie_check_and_backup() -> None:
 
 def test_haproxy_accepts_weight_zero_and_256() -> None:
     b = backends(m1={"backend_weight": 0}, m2={"backend_weight": 256})
-    assert [line.split()[5] for line in farm.farm_haproxy_servers(b, cookie=False)] == ["0", "256"]
+    assert [line.split()[5] for line in haproxy.haproxy_lb_servers(b, cookie=False)] == ["0", "256"]
 
 
 def test_haproxy_rejects_weight_above_256() -> None:
     message = "backend m1: backend_weight=257 is out of range for HAProxy: use 0-256"
     with pytest.raises(AnsibleFilterError, match=message):
-        farm.farm_haproxy_servers(backends(m1={"backend_weight": 257}))
+        haproxy.haproxy_lb_servers(backends(m1={"backend_weight": 257}))
 
 
 def test_haproxy_rejects_a_host_name_it_cannot_use_as_server_name() -> None:
     hv = {"web 1": {"lab_address": "10.0.0.1"}}
     with pytest.raises(AnsibleFilterError, match="backend web 1: inventory_hostname='web 1' is not a valid HAProxy"):
-        farm.farm_haproxy_servers(farm.farm_backends(["web 1"], hv))
+        haproxy.haproxy_lb_servers(farm.farm_backends(["web 1"], hv))
 
 
 def test_gobetween_entries_in_the_order_its_parser_expects() -> None:
     b = backends(m1={"backend_max_conns": None}, m2={"backend_max_conns": None, "backend_port": 8082})
-    assert farm.farm_gobetween_static_list(b) == [
+    assert gobetween.gobetween_lb_static_list(b) == [
         "192.168.56.2:80 weight=3 priority=1",
         "192.168.56.3:8082 weight=1 priority=1",
     ]
@@ -170,7 +177,7 @@ def test_gobetween_backup_is_priority_2_unless_a_priority_is_given() -> None:
         m1={"backend_max_conns": None, "backend_backup": True},
         m2={"backend_max_conns": None, "backend_priority": 5, "backend_weight": 0},
     )
-    assert farm.farm_gobetween_static_list(b) == [
+    assert gobetween.gobetween_lb_static_list(b) == [
         "192.168.56.2:80 weight=3 priority=2",
         "192.168.56.3:80 weight=0 priority=5",
     ]
@@ -178,11 +185,11 @@ def test_gobetween_backup_is_priority_2_unless_a_priority_is_given() -> None:
 
 def test_gobetween_refuses_a_per_backend_connection_cap() -> None:
     with pytest.raises(AnsibleFilterError, match="backend m1: backend_max_conns=32 has no equivalent in gobetween"):
-        farm.farm_gobetween_static_list(backends())
+        gobetween.gobetween_lb_static_list(backends())
 
 
 def test_ipvs_rules_of_the_lab() -> None:
-    assert farm.farm_ipvs_rules(backends(), "192.168.100.1") == [
+    assert ipvs.ipvs_lb_rules(backends(), "192.168.100.1") == [
         "-A -t 192.168.100.1:80 -s rr",
         "-a -t 192.168.100.1:80 -r 192.168.56.2:80 -m -w 3",
         "-a -t 192.168.100.1:80 -r 192.168.56.3:80 -m -w 1",
@@ -194,13 +201,12 @@ def test_ipvs_single_host_lab_and_direct_routing() -> None:
         "m1": {"backend_address": "127.0.0.1", "backend_port": 8081},
         "m2": {"backend_address": "127.0.0.1", "backend_port": 8082},
     }
-    assert farm.farm_ipvs_rules(farm.farm_backends(["m1", "m2"], hv), "192.168.100.1", 80, "wrr")[1:] == [
+    assert ipvs.ipvs_lb_rules(farm.farm_backends(["m1", "m2"], hv), "192.168.100.1", 80, "wrr")[1:] == [
         "-a -t 192.168.100.1:80 -r 127.0.0.1:8081 -m -w 1",
         "-a -t 192.168.100.1:80 -r 127.0.0.1:8082 -m -w 1",
     ]
     assert (
-        farm.farm_ipvs_rules(backends(), "10.0.0.1", method="route")[1]
-        == "-a -t 10.0.0.1:80 -r 192.168.56.2:80 -g -w 3"
+        ipvs.ipvs_lb_rules(backends(), "10.0.0.1", method="route")[1] == "-a -t 10.0.0.1:80 -r 192.168.56.2:80 -g -w 3"
     )
 
 
@@ -215,13 +221,13 @@ def test_ipvs_single_host_lab_and_direct_routing() -> None:
 )
 def test_ipvs_errors(kwargs: dict, override: dict, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=message):
-        farm.farm_ipvs_rules(backends(m1=override), "192.168.100.1", **kwargs)
+        ipvs.ipvs_lb_rules(backends(m1=override), "192.168.100.1", **kwargs)
 
 
 def test_ipvs_keepalived_of_the_lab() -> None:
     check = ["HTTP_GET {", "url {", "path /", "status_code 200", "}", "connect_timeout 2", "retry 1"]
     check += ["delay_before_retry 1", "}"]
-    lines = [line.strip() for line in farm.farm_ipvs_keepalived(backends(), "192.168.100.1", 80, "wrr")]
+    lines = [line.strip() for line in ipvs.ipvs_lb_keepalived(backends(), "192.168.100.1", 80, "wrr")]
     assert lines == [
         "virtual_server 192.168.100.1 80 {",
         "delay_loop 2",
@@ -237,8 +243,8 @@ def test_ipvs_keepalived_of_the_lab() -> None:
 def test_ipvs_keepalived_and_the_rules_list_the_same_real_servers() -> None:
     for states in ({}, {"m1": {"backend_state": "drain"}}, {"m2": {"backend_state": "maint"}}):
         b = backends(**states)
-        rules = [(line.split()[4], line.split()[-1]) for line in farm.farm_ipvs_rules(b, "10.0.0.1")[1:]]
-        words = [line.split() for line in farm.farm_ipvs_keepalived(b, "10.0.0.1")]
+        rules = [(line.split()[4], line.split()[-1]) for line in ipvs.ipvs_lb_rules(b, "10.0.0.1")[1:]]
+        words = [line.split() for line in ipvs.ipvs_lb_keepalived(b, "10.0.0.1")]
         servers = [f"{w[1]}:{w[2]}" for w in words if w[0] == "real_server"]
         weights = [w[1] for w in words if w[0] == "weight"]
         assert list(zip(servers, weights, strict=True)) == rules, states
@@ -246,7 +252,7 @@ def test_ipvs_keepalived_and_the_rules_list_the_same_real_servers() -> None:
 
 def test_ipvs_keepalived_settings_and_direct_routing() -> None:
     check = {"path": "/health.html", "status": 204, "interval": 5, "connect_timeout": 3, "retries": 2}
-    block = "\n".join(farm.farm_ipvs_keepalived(backends(), "10.0.0.1", 80, "lc", "route", check))
+    block = "\n".join(ipvs.ipvs_lb_keepalived(backends(), "10.0.0.1", 80, "lc", "route", check))
     for wanted in ("lb_kind DR", "lb_algo lc", "delay_loop 5", "path /health.html", "status_code 204"):
         assert wanted in block
     assert "connect_timeout 3" in block
@@ -265,7 +271,7 @@ def test_ipvs_keepalived_settings_and_direct_routing() -> None:
 )
 def test_ipvs_keepalived_errors(check: dict, message: str) -> None:
     with pytest.raises(AnsibleFilterError, match=re.escape(message)):
-        farm.farm_ipvs_keepalived(backends(), "192.168.100.1", check=check)
+        ipvs.ipvs_lb_keepalived(backends(), "192.168.100.1", check=check)
 
 
 @pytest.mark.parametrize(
@@ -281,7 +287,7 @@ def test_keepalived_itself_accepts_the_rendered_configuration(tmp_path, method: 
     if not Path(keepalived).exists():
         pytest.skip("keepalived is not installed here (make deps installs it): its own config test cannot run")
     config = tmp_path / "keepalived.conf"
-    block = farm.farm_ipvs_keepalived(backends(**states), "192.168.100.1", 80, "wrr", method)
+    block = ipvs.ipvs_lb_keepalived(backends(**states), "192.168.100.1", 80, "wrr", method)
     config.write_text("global_defs {\n    router_id m3-ipvs\n}\n" + "\n".join(block) + "\n")
     checked = subprocess.run([keepalived, "--config-test", "--use-file", str(config)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
@@ -294,7 +300,7 @@ def test_keepalived_itself_refuses_a_broken_configuration(tmp_path) -> None:
     if not Path(keepalived).exists():
         pytest.skip("keepalived is not installed here (make deps installs it): its own config test cannot run")
     config = tmp_path / "keepalived.conf"
-    block = farm.farm_ipvs_keepalived(backends(), "192.168.100.1", 80, "wrr")
+    block = ipvs.ipvs_lb_keepalived(backends(), "192.168.100.1", 80, "wrr")
     config.write_text("\n".join(block).replace("weight 3", "weight -3") + "\n")
     checked = subprocess.run([keepalived, "--config-test", "--use-file", str(config)], capture_output=True, text=True)
     assert checked.returncode != 0
@@ -302,7 +308,8 @@ def test_keepalived_itself_refuses_a_broken_configuration(tmp_path) -> None:
 
 
 @pytest.mark.parametrize(
-    "renderer", [farm.farm_nginx_servers, farm.farm_haproxy_servers, farm.farm_gobetween_static_list, farm.farm_shares]
+    "renderer",
+    [nginx.nginx_lb_servers, haproxy.haproxy_lb_servers, gobetween.gobetween_lb_static_list, farm.farm_shares],
 )
 def test_renderers_reject_anything_but_a_backend_list(renderer) -> None:
     with pytest.raises(AnsibleFilterError, match="expected the non-empty list from farm_backends"):
@@ -322,16 +329,21 @@ def test_shares_need_one_backend_that_takes_traffic() -> None:
 def test_filter_module_exposes_every_filter() -> None:
     assert set(farm.FilterModule().filters()) == {
         "farm_backends",
-        "farm_nginx_servers",
-        "farm_haproxy_servers",
-        "farm_gobetween_static_list",
-        "farm_ipvs_rules",
-        "farm_ipvs_keepalived",
         "farm_shares",
+        "farm_settings",
         "farm_endpoints",
-        "farm_balancer_settings",
         "farm_backend_states",
-        "farm_ipvs_state_argv",
-        "farm_health_window",
         "farm_refusal",
     }
+
+
+@pytest.mark.parametrize(
+    ("plugin", "names"),
+    [
+        (nginx, {"nginx_lb_servers"}),
+        (haproxy, {"haproxy_lb_servers", "haproxy_lb_weight_changes", "haproxy_lb_health_window"}),
+        (ipvs, {"ipvs_lb_rules", "ipvs_lb_keepalived", "ipvs_lb_state_argv", "ipvs_lb_health_window"}),
+    ],
+)
+def test_each_adapter_exposes_its_own_filters_with_its_prefix(plugin, names: set[str]) -> None:
+    assert set(plugin.FilterModule().filters()) == names

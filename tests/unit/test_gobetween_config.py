@@ -11,19 +11,19 @@ import tomllib
 from pathlib import Path
 
 import jinja2
+import modules
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
 
 from filter_plugins import farm
-from filter_plugins import gobetween as gobetween_module
-from filter_plugins.gobetween import (
-    STATIC_ENTRY,
-    go_unquote,
-    gobetween_config_errors,
-    gobetween_go_string,
-    gobetween_toml_string,
-)
+
+gobetween_module = modules.load("roles/gobetween_lb/filter_plugins/gobetween_lb.py")
+STATIC_ENTRY = gobetween_module.STATIC_ENTRY
+go_unquote = gobetween_module.go_unquote
+gobetween_config_errors = gobetween_module.gobetween_config_errors
+gobetween_go_string = gobetween_module.gobetween_go_string
+gobetween_toml_string = gobetween_module.gobetween_toml_string
 
 ROLE = Path(__file__).parents[2] / "roles/gobetween_lb"
 LAB = {
@@ -38,7 +38,7 @@ def render(template: str = "gobetween.toml.j2", **overrides) -> str:
         **defaults,
         "ansible_managed": "Ansible managed",
         "gobetween_lb_api_password": "not-a-real-password",
-        "_gobetween_lb_static_list": farm.farm_gobetween_static_list(farm.farm_backends(list(LAB), LAB)),
+        "_gobetween_lb_static_list": gobetween_module.gobetween_lb_static_list(farm.farm_backends(list(LAB), LAB)),
         "_gobetween_lb_bin": "/usr/local/bin/gobetween",
         **overrides,
     }

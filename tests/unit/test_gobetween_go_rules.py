@@ -1,4 +1,4 @@
-"""The Go rules gobetween applies to lbfarm's values, ported in filter_plugins/gobetween.py.
+"""The Go rules gobetween applies to lbfarm's values, ported in roles/gobetween_lb/filter_plugins/gobetween_lb.py.
 
 Each test names the Go source it follows. gobetween 0.8.1 is built with Go 1.24 (its CHANGELOG); the rules
 below are the same in Go 1.23's sources, read for these tests.
@@ -8,10 +8,15 @@ from __future__ import annotations
 
 import re
 
+import modules
 import pytest
 from ansible.errors import AnsibleFilterError
 
-from filter_plugins.gobetween import go_parse_duration, go_split_host_port, go_unquote, gobetween_go_string
+gobetween = modules.load("roles/gobetween_lb/filter_plugins/gobetween_lb.py")
+go_parse_duration = gobetween.go_parse_duration
+go_split_host_port = gobetween.go_split_host_port
+go_unquote = gobetween.go_unquote
+gobetween_go_string = gobetween.gobetween_go_string
 
 # --- strconv.Unquote('"' + s + '"'): gobetween 0.8.1 src/manager/manager.go prepareConfig, on probe_send and
 # probe_recv; the rules are Go's strconv/quote.go unquote and UnquoteChar.

@@ -4,17 +4,25 @@ from __future__ import annotations
 
 from typing import Any
 
+import modules
 import pytest
 import yaml
 from ansible.inventory.manager import InventoryManager
 from ansible.parsing.dataloader import DataLoader
 from ansible.vars.hostvars import HostVars
 from ansible.vars.manager import VariableManager
-from farmcheck import BALANCERS, REPO
+from contract import BALANCERS
+from farmcheck import REPO
 
-from filter_plugins import farm, zevenet
+from filter_plugins import farm
 
 INVENTORY = REPO / "inventory" / "vbox"
+# the balancers' own filters, which load with their roles
+gobetween = modules.load("roles/gobetween_lb/filter_plugins/gobetween_lb.py")
+nginx = modules.load("roles/nginx_lb/filter_plugins/nginx_lb.py")
+haproxy = modules.load("roles/haproxy_lb/filter_plugins/haproxy_lb.py")
+ipvs = modules.load("roles/ipvs_lb/filter_plugins/ipvs_lb.py")
+zevenet = modules.load("roles/zevenet_lb/filter_plugins/zevenet_lb.py")
 
 
 def vbox_hostvars(balancer: str) -> tuple[list[str], HostVars]:
@@ -47,15 +55,15 @@ def render(balancer: str, backends: list[dict], hostvars: HostVars) -> list[str]
         return role_variable(hostvars, role, f"{role}_{name}")
 
     if balancer == "nginx":
-        return farm.farm_nginx_servers(backends, var("method"))
+        return nginx.nginx_lb_servers(backends, var("method"))
     if balancer == "haproxy":
-        return farm.farm_haproxy_servers(backends, cookie=var("cookie"), check=var("check"))
+        return haproxy.haproxy_lb_servers(backends, cookie=var("cookie"), check=var("check"))
     if balancer == "gobetween":
-        return farm.farm_gobetween_static_list(backends)
+        return gobetween.gobetween_lb_static_list(backends)
     if balancer == "ipvs":
-        return farm.farm_ipvs_rules(backends, var("vip"), var("port"), var("scheduler"), var("method"))
+        return ipvs.ipvs_lb_rules(backends, var("vip"), var("port"), var("scheduler"), var("method"))
     if balancer == "zevenet":
-        return zevenet.farm_zevenet_backends(backends, var("profile"), var("weight_policy"))
+        return zevenet.zevenet_lb_zapi_backends(backends, var("profile"), var("weight_policy"))
     raise AssertionError(f"no renderer known for balancer {balancer}: add it to this test")
 
 
@@ -68,7 +76,7 @@ def test_backends_render_for_each_balancer(balancer: str) -> None:
 
 def test_haproxy_gets_the_hand_written_labs_server_lines() -> None:
     hosts, hostvars = vbox_hostvars("haproxy")
-    assert farm.farm_haproxy_servers(farm.farm_backends(hosts, hostvars), cookie=False, check=False) == [
+    assert haproxy.haproxy_lb_servers(farm.farm_backends(hosts, hostvars), cookie=False, check=False) == [
         "m1 192.168.56.2:80 maxconn 32 weight 3",
         "m2 192.168.56.3:80 maxconn 32 weight 1",
     ]
@@ -76,7 +84,7 @@ def test_haproxy_gets_the_hand_written_labs_server_lines() -> None:
 
 def test_nginx_gets_the_hand_written_labs_server_lines() -> None:
     hosts, hostvars = vbox_hostvars("nginx")
-    assert farm.farm_nginx_servers(farm.farm_backends(hosts, hostvars)) == [
+    assert nginx.nginx_lb_servers(farm.farm_backends(hosts, hostvars)) == [
         "192.168.56.2 weight=3 max_fails=1",
         "192.168.56.3 weight=1 max_fails=1",
     ]

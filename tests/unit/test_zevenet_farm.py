@@ -17,7 +17,7 @@ import modules
 import pytest
 from ansible.module_utils.testing import patch_module_args
 
-from filter_plugins import farm, zevenet
+from filter_plugins import farm
 
 URL = "https://192.0.2.5:444/zapi/v4.0/zapi.cgi"
 KEY = "not-a-real-key-0123456789"
@@ -25,27 +25,25 @@ VIP = "192.0.2.5"
 
 
 zf = modules.load("roles/zevenet_lb/library/zevenet_farm.py")
+zevenet = modules.load("roles/zevenet_lb/filter_plugins/zevenet_lb.py")
 
 
 # ---- the inventory ---------------------------------------------------------------------------
 
 
 def inventory_backends(weights: dict[str, int], profile: str = "http", **extra: dict[str, Any]) -> list[dict]:
-    """The backends group (m1 .2, m2 .3, ...) through farm_backends, then farm_zevenet_backends."""
+    """The backends group (m1 .2, m2 .3, ...) through farm_backends, then zevenet_lb_zapi_backends."""
     hostvars = {
         name: {"lab_address": f"192.0.2.{2 + i}", "backend_weight": w, **extra.get(name, {})}
         for i, (name, w) in enumerate(weights.items())
     }
-    return zevenet.farm_zevenet_backends(farm.farm_backends(list(weights), hostvars), profile)
+    return zevenet.zevenet_lb_zapi_backends(farm.farm_backends(list(weights), hostvars), profile)
 
 
 def params(profile: str = "http", weights: dict[str, int] | None = None, **overrides: Any) -> dict[str, Any]:
     """The module's arguments as roles/zevenet_lb/tasks/configure.yml passes them with the defaults."""
     values = {
-        "url": URL,
-        "key": KEY,
-        "validate_certs": False,
-        "timeout": 30,
+        "api": {"url": URL, "key": KEY, "validate_certs": False, "timeout": 30},  # vars/main.yml _zevenet_lb_api
         "farm": "lbfarm",
         "profile": profile,
         "vip": VIP,
@@ -292,7 +290,7 @@ def test_a_backend_on_another_port_is_another_backend() -> None:
 
 def test_a_backup_gets_priority_2_and_back_to_1_when_it_is_no_longer_one() -> None:
     weights = {"m1": 3, "m2": 1}
-    backends = zevenet.farm_zevenet_backends(
+    backends = zevenet.zevenet_lb_zapi_backends(
         farm.farm_backends(
             list(weights),
             {
@@ -550,7 +548,16 @@ def run_main(monkeypatch: pytest.MonkeyPatch, answers: dict[tuple[str, str], tup
 
     def fake_open_url(url: str, method: str, data: str | None, headers: dict, validate_certs: bool, timeout: int):
         path = url[len(URL) :]
-        calls.append({"method": method, "path": path, "body": data and json.loads(data), "headers": headers})
+        calls.append(
+            {
+                "method": method,
+                "path": path,
+                "body": data and json.loads(data),
+                "headers": headers,
+                "validate_certs": validate_certs,
+                "timeout": timeout,
+            }
+        )
         if (method, path) not in answers:
             raise URLError("connection refused")
         status, body = answers[(method, path)]
@@ -608,3 +615,29 @@ def test_main_says_when_the_appliance_does_not_answer(monkeypatch, capsys) -> No
     assert code == 1
     assert "no answer from the ZAPI at https://192.0.2.5:444/zapi/v4.0/zapi.cgi" in out["msg"]
     assert "zevenet_lb_url" in out["msg"]
+
+
+@pytest.mark.parametrize(
+    ("api", "validate_certs", "timeout"),
+    [
+        ({"url": URL, "key": KEY}, False, 30),  # the module's defaults
+        ({"url": URL, "key": KEY, "validate_certs": "yes", "timeout": "5"}, True, 5),  # templated: text
+    ],
+)
+def test_main_reaches_the_zapi_as_its_one_argument_api_says(monkeypatch, capsys, api, validate_certs, timeout) -> None:
+    answers = {("GET", "/farms/lbfarm"): NOT_FOUND, ("GET", "/monitoring/fg/check_http"): FG_OK}
+    code, calls = run_main(monkeypatch, answers, {**module_args(api=api), "_ansible_check_mode": True})
+    out = capsys.readouterr().out
+    assert code == 0
+    assert KEY not in out  # no_log on api.key
+    assert calls
+    assert all(c["validate_certs"] is validate_certs and c["timeout"] == timeout for c in calls)
+    assert all(c["headers"]["ZAPI_KEY"] == KEY for c in calls)
+
+
+def test_main_wants_the_url_and_the_key_in_api(monkeypatch, capsys) -> None:
+    code, calls = run_main(monkeypatch, {}, module_args(api={"url": URL}))
+    out = json.loads(capsys.readouterr().out)
+    assert code == 1
+    assert "missing required arguments: key" in out["msg"]
+    assert calls == []

@@ -1,7 +1,7 @@
 # What the benchmark reads on a farm host before and after each load, for the unit in $UNIT
 # (set in front of this script). POSIX sh and no Python, so that it runs through `raw` in one
 # round trip: a Python module costs seconds per host where the farm runs under emulation.
-# filter_plugins/bench.py (bench_parse_counters) reads what it prints.
+# The role's filter_plugins/benchmark.py (bench_parse_counters) reads what it prints.
 # The whole host's CPU (/proc/stat's cpu line) is read first and last, with the shell's own read
 # (no new process): a load's window on the host runs from the last line of the read before it to
 # the first line of the read after it, and holds as little of the reads themselves as it can.

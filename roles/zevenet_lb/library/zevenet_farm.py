@@ -25,10 +25,15 @@ description:
   - A request Zevenet refuses stops the module with Zevenet's own message.
   - In check mode only GET requests are sent; C(requests) lists the writes that would be sent.
 options:
-  url: {type: str, required: true, description: ZAPI base URL, e.g. https://APPLIANCE:444/zapi/v4.0/zapi.cgi.}
-  key: {type: str, required: true, no_log: true, description: ZAPI key of the appliance's zapi user.}
-  validate_certs: {type: bool, default: false, description: Check the appliance's TLS certificate.}
-  timeout: {type: int, default: 30, description: Seconds to wait for each ZAPI answer.}
+  api:
+    type: dict
+    required: true
+    description: How to reach the ZAPI (roles/zevenet_lb/vars/main.yml _zevenet_lb_api, the same for every task).
+    suboptions:
+      url: {type: str, required: true, description: ZAPI base URL, e.g. https://APPLIANCE:444/zapi/v4.0/zapi.cgi.}
+      key: {type: str, required: true, no_log: true, description: ZAPI key of the appliance's zapi user.}
+      validate_certs: {type: bool, default: false, description: Check the appliance's TLS certificate.}
+      timeout: {type: int, default: 30, description: Seconds to wait for each ZAPI answer.}
   farm: {type: str, required: true, description: Farm name (letters, digits, hyphens).}
   profile: {type: str, default: http, choices: [http, l4xnat], description: Farm profile.}
   vip: {type: str, description: Virtual IP; an address of one of the appliance's interfaces.}
@@ -39,7 +44,7 @@ options:
     default: ""
     description: http, the service's routingpolicy; l4xnat, the farm's algorithm; empty keeps Zevenet's.
   farmguardian: {type: str, default: "", description: Farmguardian check attached to the farm; empty for none.}
-  backends: {type: list, elements: dict, default: [], description: Backends from the farm_zevenet_backends filter.}
+  backends: {type: list, elements: dict, default: [], description: Backends from the zevenet_lb_zapi_backends filter.}
   state:
     type: str
     default: present
@@ -60,8 +65,9 @@ options:
 EXAMPLES = r"""
 - name: Make the farm match the inventory
   zevenet_farm:
-    url: https://192.168.56.5:444/zapi/v4.0/zapi.cgi
-    key: "{{ zevenet_lb_key }}"
+    api:
+      url: https://192.168.56.5:444/zapi/v4.0/zapi.cgi
+      key: "{{ zevenet_lb_key }}"
     farm: lbfarm
     vip: 192.168.56.5
     port: 80
@@ -93,6 +99,12 @@ RESET = {"priority": 1, "max_conns": 0, "connection_limit": 0}
 MAINTENANCE = {"drain": {"action": "maintenance", "mode": "drain"}, "maint": {"action": "maintenance", "mode": "cut"}}
 STATES = ("present", "absent", "started", "stopped", "backend")
 BACKEND_OPTIONS = {"ip": {"type": "str", "required": True}, "port": {"type": "int", "required": True}}
+API_OPTIONS = {
+    "url": {"type": "str", "required": True},
+    "key": {"type": "str", "required": True, "no_log": True},
+    "validate_certs": {"type": "bool", "default": False},
+    "timeout": {"type": "int", "default": 30},
+}
 
 
 class ZapiError(Exception):
@@ -472,10 +484,7 @@ def run(params: dict, check_mode: bool, api: Any) -> dict[str, Any]:
 def main() -> None:
     module = AnsibleModule(
         argument_spec={
-            "url": {"type": "str", "required": True},
-            "key": {"type": "str", "required": True, "no_log": True},
-            "validate_certs": {"type": "bool", "default": False},
-            "timeout": {"type": "int", "default": 30},
+            "api": {"type": "dict", "required": True, "options": API_OPTIONS},
             "farm": {"type": "str", "required": True},
             "profile": {"type": "str", "default": "http", "choices": ["http", "l4xnat"]},
             "vip": {"type": "str"},
@@ -494,7 +503,7 @@ def main() -> None:
         ],
         supports_check_mode=True,
     )
-    api = Zapi(module.params["url"], module.params["key"], module.params["validate_certs"], module.params["timeout"])
+    api = Zapi(**module.params["api"])
     try:
         result = run(module.params, module.check_mode, api)
     except ZapiError as err:

@@ -2,38 +2,28 @@
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
 import math
 import re
 import statistics
 from collections import ChainMap
-from collections.abc import Mapping, Sequence
-from pathlib import Path
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from ansible.errors import AnsibleFilterError
 
-
-def _load_farm_filters():
-    """filter_plugins/farm.py, for farm_endpoints: Ansible loads each filter file on its own, not as a package."""
-    spec = importlib.util.spec_from_file_location("lbfarm_farm_filters", Path(__file__).with_name("farm.py"))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-_farm = _load_farm_filters()
-
 DOCUMENTATION = r"""
-  name: bench
+  name: benchmark
   short_description: Plan, read and report a benchmark run of the farm in rounds
   description:
     - C(bench_parse_ab) and C(bench_parse_wrk) turn the text a run of ab or wrk printed into a dict;
       a run that served nothing comes back with C(ok=false) and the tool's last words as C(error).
+    - C(bench_farms) lists the farm set-ups a run loads through - each balancer, then each variant - with
+      the site.yml variables of each; C(bench_overlay) puts a set-up's variables over the balancer host's,
+      for the role to ask farm_endpoints where the farm answers for it.
     - C(bench_targets) lists what a run loads - each backend directly, then each balancer and
-      variant where the farm answers for it (farm_endpoints of the balancer host) - with the URL and
-      the site.yml variables of each.
+      variant where the farm answers for it (farm_endpoints of the balancer host, passed in by the role) -
+      with the URL and the site.yml variables of each.
     - C(bench_plan) orders the loads of a run in rounds and blocks (one farm set-up per block, the
       direct targets loaded beside each balancer), rotated from round to round; it starts on the
       balancer the farm runs when told which, and reads a kernel balancer's (IPVS) hosts whole.
@@ -52,6 +42,10 @@ DOCUMENTATION = r"""
 """
 
 EXAMPLES = r"""
+_farms: "{{ ['nginx'] | bench_farms([{'name': 'nginx 8080', 'balancer': 'nginx', 'vars': {'nginx_lb_port': 8080}}]) }}"
+_url: "{{ (hostvars['m3'] | bench_overlay(_farms[1].vars) | farm_endpoints(lookup('balancers', 'nginx'))).url }}"
+_targets: "{{ _backends | bench_targets(_farms, {'nginx': 'http://m3/', 'nginx 8080': 'http://m3:8080/'},
+                                        '/swap.html') }}"
 _plan: "{{ _targets | bench_plan(3, {'balancers': ['m3'], 'backends': ['m1', 'm2']},
                                   {'backend': 'apache2', 'balancers': {'nginx': 'nginx'}}) }}"
 _sample: "{{ _step | bench_sample(_ab.stdout ~ _ab.stderr, _before, _after) }}"
@@ -143,36 +137,59 @@ def bench_parse_wrk(output: str) -> dict[str, Any]:
     }
 
 
+def bench_farms(
+    balancers: Sequence[str] = (), variants: Sequence[Mapping[str, Any]] = (), known: Collection[str] | None = None
+) -> list[dict[str, Any]]:
+    """The farm set-ups a run loads through, in order: each balancer, then each variant, with its site.yml variables.
+
+    known, when given, names the balancers there are (the balancer contract's): any other is an error.
+    """
+    farms = [{"name": name, "vars": {"balancer": name}} for name in balancers]
+    for variant in variants:
+        if not {"name", "balancer"} <= set(variant):
+            raise AnsibleFilterError(f"bench_targets: variant {dict(variant)!r} needs a name and a balancer")
+        farms.append(
+            {"name": variant["name"], "vars": {**dict(variant.get("vars") or {}), "balancer": variant["balancer"]}}
+        )
+    unknown = [f["vars"]["balancer"] for f in farms if known is not None and f["vars"]["balancer"] not in known]
+    if unknown:
+        raise AnsibleFilterError(f"bench_targets: balancer {unknown[0]!r} is unknown: use one of {', '.join(known)}")
+    return farms
+
+
+def bench_overlay(host_vars: Mapping[str, Any], farm_vars: Mapping[str, Any] | None = None) -> Mapping[str, Any]:
+    """A host's variables with a farm set-up's site.yml variables over them, as site.yml sees them.
+
+    A ChainMap reads only the variables it is asked for (Ansible's hostvars template on access).
+    """
+    return ChainMap(dict(farm_vars or {}), host_vars)
+
+
 def bench_targets(
     backends: Sequence[Mapping[str, Any]],
-    balancer_host: Mapping[str, Any],
-    balancers: Sequence[str] = (),
-    variants: Sequence[Mapping[str, Any]] = (),
+    farms: Sequence[Mapping[str, Any]] = (),
+    urls: Mapping[str, str] | None = None,
     path: str = "/",
     direct: bool = True,
 ) -> list[dict[str, Any]]:
-    """The targets of a run, in the order they are loaded; balancer_host is the balancer's hostvars."""
+    """The targets of a run, in the order they are loaded: the backends directly, then the farms (bench_farms).
+
+    urls maps each farm's name to where the farm answers for it (farm_endpoints of the balancer host).
+    """
     if not path.startswith("/"):
         raise AnsibleFilterError(f"bench_targets: the page {path!r} must start with /")
-
-    def through(extra: Mapping[str, Any]) -> dict[str, Any]:
-        # ChainMap reads only the variables it is asked for (Ansible's hostvars template on access)
-        url = _farm.farm_endpoints(ChainMap(dict(extra), balancer_host), extra["balancer"])["url"]
-        return {"kind": "balancer", "url": url.rstrip("/") + path, "vars": dict(extra)}
-
     targets = []
     if direct:
         targets += [
             {"name": f"{b['name']} direct", "kind": "direct", "url": f"http://{b['address']}:{b['port']}{path}"}
             for b in backends
         ]
-    for name in balancers:
-        targets.append({"name": name, **through({"balancer": name})})
-    for variant in variants:
-        if not {"name", "balancer"} <= set(variant):
-            raise AnsibleFilterError(f"bench_targets: variant {dict(variant)!r} needs a name and a balancer")
+    for farm in farms:
+        url = (urls or {}).get(farm["name"])
+        if not url:
+            raise AnsibleFilterError(f"bench_targets: no URL for {farm['name']!r}: where does the farm answer for it?")
         targets.append(
-            {"name": variant["name"], **through({**dict(variant.get("vars") or {}), "balancer": variant["balancer"]})}
+            {"name": farm["name"], "kind": "balancer", "url": url.rstrip("/") + path, "vars": dict(farm["vars"])}
         )
     names = [t["name"] for t in targets]
     if len(set(names)) != len(names):
@@ -226,25 +243,90 @@ def _block_orders(
     return max((orders(bench_rotate(configs, shift)) for shift in range(k)), key=saved)
 
 
+def _in_kernel(name: str, in_kernel: Any) -> bool:
+    """Whether the balancer forwards in the kernel: in_kernel lists such balancers, or flags each by name."""
+    if isinstance(in_kernel, Mapping):
+        return bool(in_kernel.get(name))
+    return name in (in_kernel or ())
+
+
+def _balancer_unit(name: str, units: Mapping[str, Any]) -> str:
+    unit = (units.get("balancers") or {}).get(name)
+    if not unit:
+        raise AnsibleFilterError(
+            f"bench_plan: no systemd unit for the balancer {name!r}: add it to the balancer contract (lookup balancers)"
+        )
+    return unit
+
+
 def _reads(target: Mapping[str, Any], hosts: Mapping[str, Any], units: Mapping[str, Any]) -> list[dict[str, str]]:
     reads = []
     if target["kind"] != "direct":
         name = target["vars"]["balancer"]
-        unit = (units.get("balancers") or {}).get(name)
-        if not unit:
-            raise AnsibleFilterError(
-                f"bench_plan: no systemd unit for the balancer {name!r}: add it to _balancer_units in "
-                "roles/balancer/vars/main.yml (the balancer contract)"
-            )
+        unit = _balancer_unit(name, units)
         # A balancer that forwards in the kernel (IPVS) does its work in softirq time, charged to no
         # unit: its cost is its hosts' whole CPU.
-        scope = "host" if name in (units.get("in_kernel") or ()) else "unit"
-        reads += [
-            {"host": h, "role": "balancer", "unit": unit, **({"scope": scope} if scope == "host" else {})}
-            for h in hosts.get("balancers") or []
-        ]
+        scope = {"scope": "host"} if _in_kernel(name, units.get("in_kernel")) else {}
+        reads += [{"host": h, "role": "balancer", "unit": unit, **scope} for h in hosts.get("balancers") or []]
     reads += [{"host": h, "role": "backend", "unit": units["backend"]} for h in hosts.get("backends") or []]
     return reads
+
+
+def _running_farm(configs: Sequence[Mapping[str, Any]], running: str | None) -> str | None:
+    """The name of the target whose set-up the farm runs now (None: unknown, or none of them)."""
+    return next((c["name"] for c in configs if running is not None and c["vars"] == {"balancer": running}), None)
+
+
+class _Planner:
+    """A plan made block by block: which set-up the farm runs (current), which direct targets are warm."""
+
+    def __init__(
+        self,
+        rounds: int,
+        hosts: Mapping[str, Sequence[str]],
+        units: Mapping[str, Any],
+        directs: list[dict[str, Any]],
+        current: str | None,
+    ) -> None:
+        self.rounds, self.hosts, self.units, self.directs = rounds, hosts, units, directs
+        self.current = current
+        self.warmed: set[str] = set()
+        self.blocks = 0
+
+    def block(self, r: int, config: dict[str, Any] | None) -> list[dict[str, Any]]:
+        """The steps of the next block, in round r (from 0): config with the direct targets beside it."""
+        members = bench_rotate(self.directs + ([config] if config else []), r)
+        switch = config is not None and config["name"] != self.current
+        # a balancer is warmed up when it has just been set up, and at the start of the run
+        fresh = switch or self.blocks == 0
+        warmup = [
+            t["url"] for t in members if (t is config and fresh) or (t in self.directs and t["name"] not in self.warmed)
+        ]
+        steps = [
+            {
+                "round": r + 1,
+                "rounds": self.rounds,
+                "block": self.blocks,
+                "target": target,
+                "switch": dict(config["vars"]) if switch and i == 0 else None,
+                "farm": config["name"] if config else None,
+                "warmup": warmup if i == 0 else [],
+                "reads": _reads(target, self.hosts, self.units),
+            }
+            for i, target in enumerate(members)
+        ]
+        self.warmed.update(t["name"] for t in self.directs)
+        self.current = config["name"] if config else self.current
+        self.blocks += 1
+        return steps
+
+
+def _check_plan(targets: Sequence[Mapping[str, Any]], rounds: Any) -> int:
+    if not targets:
+        raise AnsibleFilterError("bench_plan: no targets: set benchmark_balancers or benchmark_direct")
+    if int(rounds) < 1:
+        raise AnsibleFilterError(f"bench_plan: benchmark_rounds must be 1 or more, got {rounds!r}")
+    return int(rounds)
 
 
 def bench_plan(
@@ -264,44 +346,17 @@ def bench_plan(
     step of a block whose set-up differs from the farm's), the URLs to warm up (uncounted), and the
     unit counters to read.
     running is the balancer the farm runs now, as site.yml set it up (None: unknown, so the first
-    block sets the farm up too); end_on the balancer to leave it on.
+    block sets the farm up too); end_on the balancer to leave it on. units: the backends' unit
+    (backend), each balancer's (balancers, by name) and the balancers that forward in the kernel
+    (in_kernel: their names, or a flag by name).
     """
-    if not targets:
-        raise AnsibleFilterError("bench_plan: no targets: set benchmark_balancers or benchmark_direct")
-    if int(rounds) < 1:
-        raise AnsibleFilterError(f"bench_plan: benchmark_rounds must be 1 or more, got {rounds!r}")
+    rounds = _check_plan(targets, rounds)
     indexed = [{**t, "index": i} for i, t in enumerate(targets)]
     directs = [t for t in indexed if t["kind"] == "direct"]
     configs = [t for t in indexed if t["kind"] != "direct"]
-    orders = _block_orders(configs, int(rounds), end_on, running) if configs else [[None]] * int(rounds)
-    steps: list[dict[str, Any]] = []
-    current = next((c["name"] for c in configs if running is not None and c["vars"] == {"balancer": running}), None)
-    warmed, block = set(), 0
-    for r, order in enumerate(orders):
-        for config in order:
-            members = bench_rotate(directs + ([config] if config else []), r)
-            switch = config is not None and config["name"] != current
-            # a balancer is warmed up when it has just been set up, and at the start of the run
-            fresh = switch or block == 0
-            warmup = [
-                t["url"] for t in members if (t is config and fresh) or (t in directs and t["name"] not in warmed)
-            ]
-            warmed.update(t["name"] for t in directs)
-            current = config["name"] if config else current
-            for i, target in enumerate(members):
-                steps.append(
-                    {
-                        "round": r + 1,
-                        "rounds": int(rounds),
-                        "block": block,
-                        "target": target,
-                        "switch": dict(config["vars"]) if switch and i == 0 else None,
-                        "farm": config["name"] if config else None,
-                        "warmup": warmup if i == 0 else [],
-                        "reads": _reads(target, hosts, units),
-                    }
-                )
-            block += 1
+    orders = _block_orders(configs, rounds, end_on, running) if configs else [[None]] * rounds
+    planner = _Planner(rounds, hosts, units, directs, _running_farm(configs, running))
+    steps = [step for r, order in enumerate(orders) for config in order for step in planner.block(r, config)]
     for number, step in enumerate(steps, 1):
         step.update(step=number, steps=len(steps))
     return steps
@@ -336,8 +391,8 @@ def read_proc_stat(text: str, ticks_per_second: str = "100") -> int:
     return ticks * 1_000_000 // int(ticks_per_second)
 
 
-def bench_parse_counters(text: str) -> dict[str, Any]:
-    """What roles/benchmark/files/counters.sh printed on a host, as a dict."""
+def _sections(text: str) -> dict[str, list[str]]:
+    """counters.sh's output cut at its "== name" lines: {name: the lines under it}."""
     sections: dict[str, list[str]] = {}
     name = None
     for line in str(text).replace("\r", "").splitlines():
@@ -346,16 +401,57 @@ def bench_parse_counters(text: str) -> dict[str, Any]:
             sections[name] = []
         elif name is not None:
             sections[name].append(line)
+    return sections
 
-    def first(key: str) -> str | None:
-        lines = sections.get(key)
-        return lines[0].strip() if lines else None
 
+def _first(sections: Mapping[str, list[str]], key: str) -> str | None:
+    lines = sections.get(key)
+    return lines[0].strip() if lines else None
+
+
+def _tcp(snmp: Sequence[str]) -> dict[str, int]:
+    """The Tcp: counters of /proc/net/snmp (a line of names, then a line of values)."""
+    tcp = [line.split()[1:] for line in snmp if line.startswith("Tcp:")]
+    if len(tcp) == 2 and len(tcp[0]) == len(tcp[1]):
+        return {key: int(value) for key, value in zip(tcp[0], tcp[1], strict=True)}
+    return {}
+
+
+def _section(key: str, lines: list[str], sections: Mapping[str, list[str]], cpu_source: str | None) -> dict[str, Any]:
+    """What one section of counters.sh's output says, as the keys of bench_parse_counters it sets."""
+    kind, _, rest = key.partition(" ")
+    if kind == "unit":
+        unit, _, cgroup = rest.partition(" ")
+        return {"unit": unit, "cgroup": None if cgroup in ("", "none") else cgroup}
+    if kind == "cgroup2":
+        return {"cpu_usec": read_cpu_stat("\n".join(lines)), "cpu_source": "cgroup2"}
+    if kind == "cgroup1" and cpu_source != "cgroup2":
+        return {"cpu_usec": read_cpuacct_usage("\n".join(lines)), "cpu_source": "cgroup1"}
+    if kind == "stat":
+        cpu = [line for line in lines if line.startswith("cpu ")]
+        ticks = _first(sections, "clk_tck") or "100"
+        if len(cpu) == 2:
+            return {
+                "host_cpu_usec_first": read_proc_stat(cpu[0], ticks),
+                "host_cpu_usec_last": read_proc_stat(cpu[1], ticks),
+            }
+    if kind == "switches":
+        counts = dict(line.split() for line in lines if len(line.split()) == 2)
+        return {
+            "voluntary_switches": int(counts.get("voluntary", 0)),
+            "nonvoluntary_switches": int(counts.get("nonvoluntary", 0)),
+        }
+    return {}
+
+
+def bench_parse_counters(text: str) -> dict[str, Any]:
+    """What roles/benchmark/files/counters.sh printed on a host, as a dict."""
+    sections = _sections(text)
     result: dict[str, Any] = {
-        "boot_id": first("boot_id"),
-        "netns": first("netns"),
-        "virt": first("virt"),
-        "tcp": {},
+        "boot_id": _first(sections, "boot_id"),
+        "netns": _first(sections, "netns"),
+        "virt": _first(sections, "virt"),
+        "tcp": _tcp(sections.get("snmp", [])),
         "unit": None,
         "cgroup": None,
         "cpu_usec": None,
@@ -366,30 +462,12 @@ def bench_parse_counters(text: str) -> dict[str, Any]:
         "host_cpu_usec_first": None,
         "host_cpu_usec_last": None,
     }
-    tcp = [line.split()[1:] for line in sections.get("snmp", []) if line.startswith("Tcp:")]
-    if len(tcp) == 2 and len(tcp[0]) == len(tcp[1]):
-        result["tcp"] = {key: int(value) for key, value in zip(tcp[0], tcp[1], strict=True)}
     for key, lines in sections.items():
-        body = "\n".join(lines)
-        kind, _, rest = key.partition(" ")
-        if kind == "unit":
-            unit, _, cgroup = rest.partition(" ")
-            result["unit"], result["cgroup"] = unit, (None if cgroup in ("", "none") else cgroup)
-        elif kind == "cgroup2":
-            result["cpu_usec"], result["cpu_source"] = read_cpu_stat(body), "cgroup2"
-        elif kind == "cgroup1" and result["cpu_source"] != "cgroup2":
-            result["cpu_usec"], result["cpu_source"] = read_cpuacct_usage(body), "cgroup1"
-        elif kind == "stat":
-            cpu = [line for line in lines if line.startswith("cpu ")]
-            ticks = first("clk_tck") or "100"
-            if len(cpu) == 2:
-                result["host_cpu_usec_first"] = read_proc_stat(cpu[0], ticks)
-                result["host_cpu_usec_last"] = read_proc_stat(cpu[1], ticks)
-        elif kind == "switches":
-            counts = dict(line.split() for line in lines if len(line.split()) == 2)
-            result["voluntary_switches"] = int(counts.get("voluntary", 0))
-            result["nonvoluntary_switches"] = int(counts.get("nonvoluntary", 0))
+        result.update(_section(key, lines, sections, result["cpu_source"]))
     return result
+
+
+_NOT_READ = {"error": "not read"}
 
 
 def _counters(registered: Any) -> dict[tuple[str, str], dict[str, Any]]:
@@ -418,32 +496,24 @@ def _per(value: float | None, requests: int, scale: float = 1.0) -> float | None
 OUT_OF_ROTATION = 0.5
 
 
-def bench_sample(
-    step: Mapping[str, Any],
-    ab_output: str = "",
-    before: Any = None,
-    after: Any = None,
-    wrk_output: str | None = None,
-    error: str | None = None,
-    where: str = "",
-    client_boot_id: str = "",
-) -> dict[str, Any]:
-    """One load of a step: ab's result and CPU microseconds per request per component.
+def _joined(text: Any) -> Any:
+    """A tool's [stdout, stderr] as one text: a newline written in a folded YAML template reaches the
+    filter as backslash-n, so the role passes the two and they are joined here."""
+    return "\n".join(map(str, text)) if isinstance(text, list | tuple) else text
 
-    ab_output and wrk_output are what the tool printed, or its [stdout, stderr]. client_boot_id is
-    the load client's /proc/sys/kernel/random/boot_id: a balancer host's whole CPU counts only
-    where the host runs a kernel of its own, not the client's nor a container's.
-    """
-    # joined here: a newline written in a folded YAML template reaches the filter as backslash-n
-    ab_output, wrk_output = (
-        "\n".join(map(str, text)) if isinstance(text, list | tuple) else text for text in (ab_output, wrk_output)
-    )
+
+def _kernel_hosts(step: Mapping[str, Any]) -> list[str]:
+    """The balancer hosts a step reads whole: those of a balancer that forwards in the kernel."""
+    return [read["host"] for read in step.get("reads") or [] if read.get("scope") == "host"]
+
+
+def _new_sample(
+    step: Mapping[str, Any], ab: dict[str, Any], wrk_output: str | None, where: str, end: Mapping[tuple, Any]
+) -> dict[str, Any]:
+    """A load's sample before its CPU is counted: what was loaded, where, and what ab (and wrk) said."""
     target = step["target"]
-    ab = {"ok": False, "error": error} if error else bench_parse_ab(ab_output)
-    start, end = _counters(before), _counters(after)
     virts = sorted({c["virt"] for c in end.values() if c.get("virt")})
-    in_kernel = [read["host"] for read in step.get("reads") or [] if read.get("scope") == "host"]
-    sample: dict[str, Any] = {
+    return {
         "round": step["round"],
         "block": step["block"],
         "step": step["step"],
@@ -463,79 +533,137 @@ def bench_sample(
         "backend_voluntary_switches_per_request": None,
         "backend_shares": {},
         "balancer_host_us_per_request": None,
-        "balancer_in_kernel": bool(in_kernel),
+        "balancer_in_kernel": bool(_kernel_hosts(step)),
         "notes": [],
     }
+
+
+def _client_cpu(ab_output: str, requests: int) -> float | None:
+    """The client's CPU per request: ab's user + system time, as bash's time printed it."""
+    client = re.search(r"^client-cpu ([0-9.]+) ([0-9.]+)\s*$", ab_output, re.M)
+    return _per((float(client[1]) + float(client[2])) * 1e6, requests) if client else None
+
+
+def _cpu_delta(read: Mapping[str, Any], a: Mapping[str, Any], b: Mapping[str, Any]) -> tuple[int | None, str | None]:
+    """A unit's CPU microseconds over a load from its counters before (a) and after (b), or why not."""
+    if "error" in a or "error" in b or a["cpu_usec"] is None or b["cpu_usec"] is None or a["cgroup"] != b["cgroup"]:
+        why = a.get("error") or b.get("error") or "its unit has no cgroup CPU time"
+        return None, f"no CPU time for {read['unit']} on {read['host']}: {why}"
+    delta = b["cpu_usec"] - a["cpu_usec"]
+    if delta < 0:
+        return None, f"{read['unit']} on {read['host']} restarted during the load: its CPU is not counted"
+    return delta, None
+
+
+class _Load:
+    """The CPU and counters of one load, summed per component over its reads."""
+
+    def __init__(self, requests: int, through_balancer: bool) -> None:
+        self.requests, self.through_balancer = requests, through_balancer
+        self.totals = {"balancer": 0.0, "backends": 0.0}
+        self.missing = {"balancer": False, "backends": False}
+        self.present = {"balancer": False, "backends": False}
+        self.switches: float | None = 0.0
+        self.opens: float | None = 0.0
+        self.backend_cpu: dict[str, float] = {}
+        self.by_unit: dict[str, float | None] = {}
+        self.notes: list[str] = []
+        # (boot_id, cgroup) of the units counted, (boot_id, netns) of the network namespaces
+        self.seen_cgroups: set[tuple[str, str]] = set()
+        self.seen_netns: set[tuple[str, str]] = set()
+
+    def count_kernel_balancer(self, name: str, in_kernel: list[str], hosts: Mapping[str, Any]) -> None:
+        """A kernel balancer's cost is its hosts' whole CPU: the forwarding runs in no unit."""
+        self.present["balancer"] = True
+        if hosts["usec"] is None:
+            self.notes.append(f"no CPU time for {name} on {', '.join(in_kernel)}: {hosts['why']}")
+            self.missing["balancer"] = True
+        else:
+            self.totals["balancer"] = hosts["usec"]
+            self.by_unit[f"{', '.join(in_kernel)} (whole host)"] = _per(hosts["usec"], self.requests)
+
+    def count_unit(self, read: Mapping[str, Any], a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
+        """A unit's CPU over the load, from its counters before (a) and after (b)."""
+        component = "balancer" if read["role"] == "balancer" else "backends"
+        self.present[component] = True
+        delta, why = _cpu_delta(read, a, b)
+        if why:
+            self.notes.append(why)
+            self.missing[component] = True
+            return
+        # Two inventory hosts on one machine (the single-host IPVS lab) share one unit: count it once.
+        if (b["boot_id"], b["cgroup"]) in self.seen_cgroups:
+            return
+        self.seen_cgroups.add((b["boot_id"], b["cgroup"]))
+        self.totals[component] += delta
+        self.by_unit[f"{read['host']} {read['unit']}"] = _per(delta, self.requests)
+        if component == "backends" and self.through_balancer:
+            self.backend_cpu[f"{read['host']} {read['unit']}"] = delta
+        if component == "backends":
+            self.count_backend(a, b)
+
+    def count_backend(self, a: Mapping[str, Any], b: Mapping[str, Any]) -> None:
+        """A backend's voluntary context switches, and the connections its network namespace accepted."""
+        if self.switches is not None and a["voluntary_switches"] is not None and b["voluntary_switches"] is not None:
+            # Threads that exit take their counts with them: a fall means the figure is lost.
+            gained = b["voluntary_switches"] - a["voluntary_switches"]
+            self.switches = self.switches + gained if gained >= 0 else None
+        else:
+            self.switches = None
+        if (b["boot_id"], b["netns"]) not in self.seen_netns and self.opens is not None:
+            self.seen_netns.add((b["boot_id"], b["netns"]))
+            gained = b["tcp"].get("PassiveOpens", 0) - a["tcp"].get("PassiveOpens", 0) if b["tcp"] else None
+            self.opens = None if gained is None else self.opens + gained
+
+    def figures(self, sample: dict[str, Any]) -> None:
+        """Put the load's figures per request in its sample: only those of components read whole."""
+        sample["notes"] += self.notes
+        sample["cpu_us_per_request_by_unit"].update(self.by_unit)
+        for component in ("balancer", "backends"):
+            if self.present[component] and not self.missing[component]:
+                sample["cpu_us_per_request"][component] = _per(self.totals[component], self.requests)
+        backends = self.totals["backends"]
+        if len(self.backend_cpu) > 1 and backends > 0 and not self.missing["backends"]:
+            sample["backend_shares"] = {unit: round(cpu / backends, 3) for unit, cpu in self.backend_cpu.items()}
+        if self.present["backends"] and not self.missing["backends"]:
+            sample["backend_voluntary_switches_per_request"] = _per(self.switches, self.requests)
+            sample["backend_new_connections_per_1000"] = _per(self.opens, self.requests, 1000)
+
+
+def bench_sample(
+    step: Mapping[str, Any],
+    ab_output: str = "",
+    before: Any = None,
+    after: Any = None,
+    wrk_output: str | None = None,
+    error: str | None = None,
+    where: str = "",
+    client_boot_id: str = "",
+) -> dict[str, Any]:
+    """One load of a step: ab's result and CPU microseconds per request per component.
+
+    ab_output and wrk_output are what the tool printed, or its [stdout, stderr]. client_boot_id is
+    the load client's /proc/sys/kernel/random/boot_id: a balancer host's whole CPU counts only
+    where the host runs a kernel of its own, not the client's nor a container's.
+    """
+    ab_output, wrk_output = _joined(ab_output), _joined(wrk_output)
+    ab = {"ok": False, "error": error} if error else bench_parse_ab(ab_output)
+    start, end = _counters(before), _counters(after)
+    sample = _new_sample(step, ab, wrk_output, where, end)
     requests = ab.get("complete_requests", 0) if ab.get("ok") else 0
     if not requests:
         return sample
-    client = re.search(r"^client-cpu ([0-9.]+) ([0-9.]+)\s*$", ab_output, re.M)
-    if client:
-        sample["cpu_us_per_request"]["client"] = _per((float(client[1]) + float(client[2])) * 1e6, requests)
-    totals = {"balancer": 0.0, "backends": 0.0}
-    missing = {"balancer": False, "backends": False}
-    present = {"balancer": False, "backends": False}
-    switches: float | None = 0.0
-    opens: float | None = 0.0
-    backend_cpu: dict[str, float] = {}
-    seen_cgroups, seen_netns = set(), set()
+    sample["cpu_us_per_request"]["client"] = _client_cpu(ab_output, requests)
     hosts = _balancer_hosts_cpu(step, start, end, client_boot_id)
     sample["balancer_host_us_per_request"] = _per(hosts["usec"], requests)
-    if in_kernel:
-        # A kernel balancer's cost is its hosts' whole CPU: the forwarding runs in no unit.
-        present["balancer"] = True
-        if hosts["usec"] is None:
-            sample["notes"].append(f"no CPU time for {target['name']} on {', '.join(in_kernel)}: {hosts['why']}")
-            missing["balancer"] = True
-        else:
-            totals["balancer"] = hosts["usec"]
-            sample["cpu_us_per_request_by_unit"][f"{', '.join(in_kernel)} (whole host)"] = _per(hosts["usec"], requests)
+    load = _Load(requests, through_balancer=step["target"]["kind"] != "direct")
+    if in_kernel := _kernel_hosts(step):
+        load.count_kernel_balancer(step["target"]["name"], in_kernel, hosts)
     for read in step.get("reads") or []:
-        if read.get("scope") == "host":
-            continue
-        component = "balancer" if read["role"] == "balancer" else "backends"
-        present[component] = True
-        key = (read["host"], read["unit"])
-        a, b = start.get(key, {"error": "not read"}), end.get(key, {"error": "not read"})
-        if "error" in a or "error" in b or a["cpu_usec"] is None or b["cpu_usec"] is None or a["cgroup"] != b["cgroup"]:
-            why = a.get("error") or b.get("error") or "its unit has no cgroup CPU time"
-            sample["notes"].append(f"no CPU time for {read['unit']} on {read['host']}: {why}")
-            missing[component] = True
-            continue
-        delta = b["cpu_usec"] - a["cpu_usec"]
-        if delta < 0:
-            sample["notes"].append(
-                f"{read['unit']} on {read['host']} restarted during the load: its CPU is not counted"
-            )
-            missing[component] = True
-            continue
-        # Two inventory hosts on one machine (the single-host IPVS lab) share one unit: count it once.
-        if (b["boot_id"], b["cgroup"]) in seen_cgroups:
-            continue
-        seen_cgroups.add((b["boot_id"], b["cgroup"]))
-        totals[component] += delta
-        sample["cpu_us_per_request_by_unit"][f"{read['host']} {read['unit']}"] = _per(delta, requests)
-        if component == "backends" and target["kind"] != "direct":
-            backend_cpu[f"{read['host']} {read['unit']}"] = delta
-        if component == "backends":
-            if switches is not None and a["voluntary_switches"] is not None and b["voluntary_switches"] is not None:
-                # Threads that exit take their counts with them: a fall means the figure is lost.
-                gained = b["voluntary_switches"] - a["voluntary_switches"]
-                switches = switches + gained if gained >= 0 else None
-            else:
-                switches = None
-            if (b["boot_id"], b["netns"]) not in seen_netns and opens is not None:
-                seen_netns.add((b["boot_id"], b["netns"]))
-                gained = b["tcp"].get("PassiveOpens", 0) - a["tcp"].get("PassiveOpens", 0) if b["tcp"] else None
-                opens = None if gained is None else opens + gained
-    for component in ("balancer", "backends"):
-        if present[component] and not missing[component]:
-            sample["cpu_us_per_request"][component] = _per(totals[component], requests)
-    if len(backend_cpu) > 1 and totals["backends"] > 0 and not missing["backends"]:
-        sample["backend_shares"] = {unit: round(cpu / totals["backends"], 3) for unit, cpu in backend_cpu.items()}
-    if present["backends"] and not missing["backends"]:
-        sample["backend_voluntary_switches_per_request"] = _per(switches, requests)
-        sample["backend_new_connections_per_1000"] = _per(opens, requests, 1000)
+        if read.get("scope") != "host":
+            key = (read["host"], read["unit"])
+            load.count_unit(read, start.get(key, _NOT_READ), end.get(key, _NOT_READ))
+    load.figures(sample)
     return sample
 
 
@@ -559,7 +687,7 @@ def _balancer_hosts_cpu(
         if read["role"] != "balancer":
             continue
         key = (read["host"], read["unit"])
-        a, b = start.get(key, {"error": "not read"}), end.get(key, {"error": "not read"})
+        a, b = start.get(key, _NOT_READ), end.get(key, _NOT_READ)
         why = a.get("error") or b.get("error") or _own_kernel(b, client_boot_id) or _own_kernel(a, client_boot_id)
         # from the last line of the read before the load to the first line of the read after it
         if why is None and (a["boot_id"] != b["boot_id"] or b["host_cpu_usec_first"] < a["host_cpu_usec_last"]):
@@ -721,56 +849,70 @@ def _odds(chance: float) -> str:
     return "every run" if chance >= 1 else f"1 run in {round(1 / chance)}"
 
 
+def _ranked(
+    first: Mapping[str, Any], second: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]
+) -> tuple[Mapping[str, Any], Mapping[str, Any], dict[str, float] | None]:
+    """The pair with the one that served more first, by the rounds side by side, else by the medians;
+    and the first's ÷ direct over the second's in the rounds where both served."""
+    a, b = sorted((first, second), key=lambda t: -t["ratio_to_direct"]["median"])
+    paired = _paired(samples, a["name"], b["name"])
+    if paired and paired["median"] < 1:
+        a, b = b, a
+        paired = _paired(samples, a["name"], b["name"])
+    return a, b, paired
+
+
+def _served(a: Mapping[str, Any], b: Mapping[str, Any], paired: Mapping[str, Any] | None) -> tuple[str, str]:
+    """How much more a served than b, and over what: the rounds side by side, else the medians."""
+    if paired:
+        served = f"{a['name']} served {_x(paired['median'])} {b['name']}"
+        spread = f"range {paired['min']:.2f}-{paired['max']:.2f} over {_rounds(paired['n'])}"
+    else:  # no round where both served: the medians' ratio
+        ra, rb = a["ratio_to_direct"], b["ratio_to_direct"]
+        served = f"{a['name']} served {_x(ra['median'] / rb['median'])} {b['name']}"
+        spread = "no round where both served"
+    return served, spread
+
+
+def _pair_verdict(first: Mapping[str, Any], second: Mapping[str, Any], samples: Sequence[Mapping[str, Any]]) -> str:
+    """The verdict on two balancers (or variants)."""
+    if first["where"] != second["where"]:
+        return (
+            f"{first['name']} ({first['where']}) and {second['name']} ({second['where']}) ran in different "
+            "places: their figures are not compared"
+        )
+    if not first["ratio_to_direct"] or not second["ratio_to_direct"]:
+        lost = " and ".join(t["name"] for t in (first, second) if not t["ratio_to_direct"])
+        return f"{first['name']} and {second['name']}: no ratio to direct for {lost}, so no verdict"
+    a, b, paired = _ranked(first, second, samples)
+    served, spread = _served(a, b, paired)
+    ra, rb = a["ratio_to_direct"], b["ratio_to_direct"]
+    cpu = _cpu_phrase(a, b)
+    rounds = min(ra["n"], rb["n"])
+    chance = bench_chance(ra["n"], rb["n"])
+    if ra["min"] <= rb["max"] and rb["min"] <= ra["max"]:
+        return (
+            f"{a['name']} and {b['name']} are not distinguishable on this machine: their ÷ direct ranges overlap "
+            f"({ra['min']:.2f}-{ra['max']:.2f} and {rb['min']:.2f}-{rb['max']:.2f}; {served}, {spread}); {cpu}"
+        )
+    if chance > VERDICT_CHANCE:
+        # Few rounds give apart ranges by chance: from 3 rounds each, 1 run in 10 names a winner
+        # between two balancers that serve the same.
+        return (
+            f"{a['name']} and {b['name']} are not distinguishable on this machine from {_rounds(rounds)} "
+            f"({served}, {spread}): with so few, two balancers that serve the same get ranges apart in "
+            f"{_odds(chance)}; run benchmark_rounds={_rounds_needed()} or more; {cpu}"
+        )
+    return (
+        f"{served} ({spread}; ranges this far apart come by chance in {_odds(chance)} "
+        f"between two that serve the same); {cpu}"
+    )
+
+
 def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> list[str]:
     """One line per pair of balancers (and variants) that ran in the same place."""
-    lines = []
     balancers = [t for t in targets if t["kind"] != "direct"]
-    for first, second in itertools.combinations(balancers, 2):
-        if first["where"] != second["where"]:
-            lines.append(
-                f"{first['name']} ({first['where']}) and {second['name']} ({second['where']}) ran in different "
-                "places: their figures are not compared"
-            )
-            continue
-        if not first["ratio_to_direct"] or not second["ratio_to_direct"]:
-            lost = " and ".join(t["name"] for t in (first, second) if not t["ratio_to_direct"])
-            lines.append(f"{first['name']} and {second['name']}: no ratio to direct for {lost}, so no verdict")
-            continue
-        # The one that served more first: by the rounds side by side, else by the medians.
-        a, b = sorted((first, second), key=lambda t: -t["ratio_to_direct"]["median"])
-        paired = _paired(samples, a["name"], b["name"])
-        if paired and paired["median"] < 1:
-            a, b = b, a
-            paired = _paired(samples, a["name"], b["name"])
-        ra, rb = a["ratio_to_direct"], b["ratio_to_direct"]
-        if paired:
-            served = f"{a['name']} served {_x(paired['median'])} {b['name']}"
-            spread = f"range {paired['min']:.2f}-{paired['max']:.2f} over {_rounds(paired['n'])}"
-        else:  # no round where both served: the medians' ratio
-            served = f"{a['name']} served {_x(ra['median'] / rb['median'])} {b['name']}"
-            spread = "no round where both served"
-        cpu = _cpu_phrase(a, b)
-        rounds = min(ra["n"], rb["n"])
-        chance = bench_chance(ra["n"], rb["n"])
-        if ra["min"] <= rb["max"] and rb["min"] <= ra["max"]:
-            lines.append(
-                f"{a['name']} and {b['name']} are not distinguishable on this machine: their ÷ direct ranges overlap "
-                f"({ra['min']:.2f}-{ra['max']:.2f} and {rb['min']:.2f}-{rb['max']:.2f}; {served}, {spread}); {cpu}"
-            )
-        elif chance > VERDICT_CHANCE:
-            # Few rounds give apart ranges by chance: from 3 rounds each, 1 run in 10 names a winner
-            # between two balancers that serve the same.
-            lines.append(
-                f"{a['name']} and {b['name']} are not distinguishable on this machine from {_rounds(rounds)} "
-                f"({served}, {spread}): with so few, two balancers that serve the same get ranges apart in "
-                f"{_odds(chance)}; run benchmark_rounds={_rounds_needed()} or more; {cpu}"
-            )
-        else:
-            lines.append(
-                f"{served} ({spread}; ranges this far apart come by chance in {_odds(chance)} "
-                f"between two that serve the same); {cpu}"
-            )
-    return lines
+    return [_pair_verdict(first, second, samples) for first, second in itertools.combinations(balancers, 2)]
 
 
 def bench_summary(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -817,12 +959,10 @@ def bench_duration(seconds: float) -> str:
     return f"{seconds // 3600} h {seconds % 3600 // 60:02d} min"
 
 
-def bench_markdown(run: Mapping[str, Any]) -> str:
-    """Render a summarised run as a Markdown report."""
-    targets = run.get("targets") or []
+def _md_intro(run: Mapping[str, Any], wheres: list[str]) -> list[str]:
+    """The report's title and the sentence on what was run, from where, on what."""
     rounds = run.get("rounds") or max((s["round"] for s in run.get("samples") or []), default=0)
-    wheres = sorted({t["where"] for t in targets})
-    lines = [
+    return [
         f"# lbfarm benchmark, {run.get('started', '')}",
         "",
         f"{rounds} rounds of `{run.get('command', '')}` from {run.get('client') or 'the controller'}, "
@@ -830,6 +970,12 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
         f"{run.get('machine', '')}."
         + (f" The run took {bench_duration(run['seconds'])}." if run.get("seconds") is not None else ""),
         "",
+    ]
+
+
+def _md_targets(targets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table of the targets: rates, ratio to direct, latency, failures."""
+    lines = [
         "| target | where | rounds | req/s | ÷ direct | p50 ms | p99 ms | failed | non-2xx |",
         "|---|---|---|---|---|---|---|---|---|",
     ]
@@ -844,10 +990,29 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
             f"| {_spread(t['ratio_to_direct'], 2)} | {_spread(t['p50_ms'])} | {_spread(t['p99_ms'])} "
             f"| {t['failed_requests']} | {t['non_2xx']} |"
         )
+    return lines
+
+
+def _md_cpu_row(t: Mapping[str, Any], whole: bool) -> str:
+    cpu = t["cpu_us_per_request"]
+    known = [cpu[c]["median"] for c in COMPONENTS if cpu[c]]
+    whole_host = t.get("balancer_in_kernel") and cpu["balancer"]
+    balancer = _median(cpu["balancer"]) + (" (whole host)" if whole_host else "")
+    return (
+        f"| {t['name']} | {_median(cpu['client'])} | {balancer} | {_median(cpu['backends'])} "
+        f"| {_cell(sum(known)) if known else '-'} |"
+        + (f" {_median(t.get('balancer_host_us_per_request'))} |" if whole else "")
+        + f" {_median(t['backend_new_connections_per_1000'], 1)} "
+        f"| {_median(t['backend_voluntary_switches_per_request'], 2)} |"
+    )
+
+
+def _md_cpu(targets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table of CPU per request by component, and the backends' connections and switches."""
     # The balancer hosts' whole CPU, where they run kernels of their own (VMs): the one figure a
     # kernel balancer (IPVS) and a daemon share.
     whole = any(t.get("balancer_host_us_per_request") for t in targets)
-    lines += [
+    return [
         "",
         "CPU per request in µs (median over the loads), read from each unit's cgroup and the client's own time"
         + (", and the balancer hosts' /proc/stat:" if whole else ":"),
@@ -856,69 +1021,81 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
         + (" balancer host, whole |" if whole else "")
         + " backend new connections / 1000 requests | Apache voluntary switches / request |",
         "|---|---|---|---|---|" + ("---|" if whole else "") + "---|---|",
-    ]
-    for t in targets:
-        cpu = t["cpu_us_per_request"]
-        known = [cpu[c]["median"] for c in COMPONENTS if cpu[c]]
-        whole_host = t.get("balancer_in_kernel") and cpu["balancer"]
-        balancer = _median(cpu["balancer"]) + (" (whole host)" if whole_host else "")
-        lines.append(
-            f"| {t['name']} | {_median(cpu['client'])} | {balancer} | {_median(cpu['backends'])} "
-            f"| {_cell(sum(known)) if known else '-'} |"
-            + (f" {_median(t.get('balancer_host_us_per_request'))} |" if whole else "")
-            + f" {_median(t['backend_new_connections_per_1000'], 1)} "
-            f"| {_median(t['backend_voluntary_switches_per_request'], 2)} |"
-        )
+    ] + [_md_cpu_row(t, whole) for t in targets]
+
+
+def _md_wrk(targets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table of wrk's figures, when it ran."""
     wrk = [t for t in targets if t["wrk_requests_per_second"]]
-    if wrk:
-        lines += ["", "wrk, beside ab:", "", "| target | req/s | p99 ms |", "|---|---|---|"]
-        lines += [
-            f"| {t['name']} | {_spread(t['wrk_requests_per_second'])} | {_spread(t['wrk_p99_ms'], 2)} |" for t in wrk
-        ]
-    lines += ["", "Verdict:", ""] + [f"- {line}" for line in run.get("verdict") or ["no two balancers to compare"]]
-    lines += [
+    if not wrk:
+        return []
+    return ["", "wrk, beside ab:", "", "| target | req/s | p99 ms |", "|---|---|---|"] + [
+        f"| {t['name']} | {_spread(t['wrk_requests_per_second'])} | {_spread(t['wrk_p99_ms'], 2)} |" for t in wrk
+    ]
+
+
+def _md_load_row(s: Mapping[str, Any]) -> str:
+    ab, cpu = s["ab"], s["cpu_us_per_request"]
+    if not ab.get("ok"):
+        return f"| {s['step']} | {s['round']} | {s['name']} | FAILED: {ab.get('error', '')} | | | | | |"
+    return (
+        f"| {s['step']} | {s['round']} | {s['name']} | {_cell(ab['requests_per_second'])} "
+        f"| {_cell(s.get('ratio_to_direct'), 2)}{' (left out)' if s.get('left_out') else ''} "
+        f"| {_cell(ab['percentiles_ms'].get('99'))} "
+        f"| {ab['failed_requests']} | {ab['non_2xx']} | {', '.join(_cell(cpu[c]) for c in COMPONENTS)} |"
+    )
+
+
+def _md_loads(samples: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table of every load, in the order run."""
+    return [
         "",
         "Every load, in the order run:",
         "",
         "| # | round | target | req/s | ÷ direct | p99 ms | failed | non-2xx "
         "| CPU µs/request client, balancer, backends |",
         "|---|---|---|---|---|---|---|---|---|",
-    ]
-    for s in sorted(run.get("samples") or [], key=lambda s: s["step"]):
-        ab, cpu = s["ab"], s["cpu_us_per_request"]
-        if not ab.get("ok"):
-            lines.append(f"| {s['step']} | {s['round']} | {s['name']} | FAILED: {ab.get('error', '')} | | | | | |")
-            continue
-        lines.append(
-            f"| {s['step']} | {s['round']} | {s['name']} | {_cell(ab['requests_per_second'])} "
-            f"| {_cell(s.get('ratio_to_direct'), 2)}{' (left out)' if s.get('left_out') else ''} "
-            f"| {_cell(ab['percentiles_ms'].get('99'))} "
-            f"| {ab['failed_requests']} | {ab['non_2xx']} | {', '.join(_cell(cpu[c]) for c in COMPONENTS)} |"
-        )
-    notes = sorted({note for s in run.get("samples") or [] for note in s["notes"]})
+    ] + [_md_load_row(s) for s in sorted(samples, key=lambda s: s["step"])]
+
+
+_MD_LEGEND = (
+    "req/s, p50, p99: median over the loads, (min-max) when they differ. ÷ direct: in each round, the "
+    "target's requests/s over the mean of the backends loaded directly in the same round (beside each "
+    "balancer of the round), then the median and range of those ratios. failed and non-2xx: "
+    "summed over the loads, as ab counts them. CPU: the unit's cgroup CPU time over the load window "
+    "(balancer: its unit on the balancer hosts, or for a kernel balancer such as IPVS their whole busy "
+    "CPU; backends: Apache on every backend; client: ab's user + system time), divided by the requests "
+    "served. Figures from different places (containers, VMs, emulated VMs) are never put in one ratio."
+)
+_MD_EMULATED = (
+    "Under emulation (TCG) a guest's clock runs on while its vCPU waits for a core of this machine, "
+    "and the guest counts that wait as CPU time: the VMs' CPU figures mix cost with waiting, and "
+    "compare only with each other, in this run."
+)
+
+
+def _md_notes(samples: Sequence[Mapping[str, Any]], wheres: list[str]) -> list[str]:
+    """The samples' notes, the loads left out and why, and the caveat of emulation."""
+    notes = sorted({note for s in samples for note in s["notes"]})
     notes += [
         f"load {s['step']} ({s['name']}): {s['left_out']}"
-        for s in sorted(run.get("samples") or [], key=lambda s: s["step"])
+        for s in sorted(samples, key=lambda s: s["step"])
         if s.get("left_out")
     ]
-    lines += [
-        "",
-        "req/s, p50, p99: median over the loads, (min-max) when they differ. ÷ direct: in each round, the "
-        "target's requests/s over the mean of the backends loaded directly in the same round (beside each "
-        "balancer of the round), then the median and range of those ratios. failed and non-2xx: "
-        "summed over the loads, as ab counts them. CPU: the unit's cgroup CPU time over the load window "
-        "(balancer: its unit on the balancer hosts, or for a kernel balancer such as IPVS their whole busy "
-        "CPU; backends: Apache on every backend; client: ab's user + system time), divided by the requests "
-        "served. Figures from different places (containers, VMs, emulated VMs) are never put in one ratio.",
-    ]
     if any("emulated" in where for where in wheres):
-        notes.append(
-            "Under emulation (TCG) a guest's clock runs on while its vCPU waits for a core of this machine, "
-            "and the guest counts that wait as CPU time: the VMs' CPU figures mix cost with waiting, and "
-            "compare only with each other, in this run."
-        )
-    if notes:
-        lines += ["", "Notes:", ""] + [f"- {note}" for note in notes]
+        notes.append(_MD_EMULATED)
+    return ["", "Notes:", ""] + [f"- {note}" for note in notes] if notes else []
+
+
+def bench_markdown(run: Mapping[str, Any]) -> str:
+    """Render a summarised run as a Markdown report."""
+    targets = run.get("targets") or []
+    samples = run.get("samples") or []
+    wheres = sorted({t["where"] for t in targets})
+    verdict = run.get("verdict") or ["no two balancers to compare"]
+    lines = _md_intro(run, wheres) + _md_targets(targets) + _md_cpu(targets) + _md_wrk(targets)
+    lines += ["", "Verdict:", ""] + [f"- {line}" for line in verdict]
+    lines += [*_md_loads(samples), "", _MD_LEGEND, *_md_notes(samples, wheres)]
     return "\n".join(lines) + "\n"
 
 
@@ -954,6 +1131,8 @@ class FilterModule:
             "bench_parse_ab": bench_parse_ab,
             "bench_parse_wrk": bench_parse_wrk,
             "bench_parse_counters": bench_parse_counters,
+            "bench_farms": bench_farms,
+            "bench_overlay": bench_overlay,
             "bench_targets": bench_targets,
             "bench_plan": bench_plan,
             "bench_sample": bench_sample,

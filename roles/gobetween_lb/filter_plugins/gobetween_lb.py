@@ -1,4 +1,8 @@
-"""Check a gobetween TOML configuration the way gobetween would read it, and write its Go strings.
+"""gobetween's own filters for roles/gobetween_lb (role-local: they load with the role).
+
+They check a gobetween TOML configuration the way gobetween would read it, write its Go strings,
+render the farm's backend list as static_list entries and say how long gobetween's health checks
+take to judge a backend.
 
 gobetween has no config-check flag: a value it refuses stops it at start-up ("[FATAL] (manager): ..."),
 and some values it silently reads as something else. This check runs before a configuration replaces
@@ -55,6 +59,13 @@ DOCUMENTATION = r"""
       syntax only burntsushi/toml v0.3.1 reads differently from TOML 1.0 (lbfarm's template writes
       neither), probe_recv as a regexp (RE2; lbfarm writes starts_with), the udp, tls, sni, access,
       proxy_protocol, acme and profiler sections and discovery kinds other than static (lbfarm writes none)."
+    - "C(gobetween_lb_static_list) renders the list from C(farm_backends) as static_list entries
+      (host:port weight=N priority=N; a backup is priority 2, a backend that is not ready is left out,
+      backend_max_conns is refused: the grammar has no per-backend cap)."
+    - "C(gobetween_lb_health_window) gives the seconds gobetween's health checks take to call a backend
+      down, or up again: interval x max(fails, passes) + timeout, 0 with healthcheck none. Its input is
+      the role's settings, the gobetween_lb_* values with the prefix dropped."
+    - "Every error of those two names the host, the variable and the bad value."
 """
 
 EXAMPLES = r"""
@@ -67,6 +78,13 @@ password = {{ gobetween_lb_api_password | gobetween_toml_string('gobetween_lb_ap
 
 # a probe string as gobetween reads it: real CR/LF become \r\n, valid escapes are kept
 probe_send = {{ "HEAD / HTTP/1.0\r\n\r\n" | gobetween_go_string | to_json }}
+
+_gobetween_lb_static_list: "{{ gobetween_lb_backends | gobetween_lb_static_list }}"
+# ['192.168.56.2:80 weight=2 priority=1', '192.168.56.3:80 weight=1 priority=1']
+
+# _settings: the host's gobetween_lb_* values without the prefix, the role's defaults where it sets none
+_window: "{{ _settings | gobetween_lb_health_window(inventory_hostname) }}"
+# 5.0 with the role's defaults: 2s x max(2, 2) + 1s
 """
 
 # gobetween's static discovery entry grammar (utils/parsers/backend.go DEFAULT_BACKEND_PATTERN), with Go's
@@ -604,6 +622,95 @@ def gobetween_config_errors(text: str, variables: Mapping[str, str] | None = Non
     return [_named(e, ".".join(m.groups()) if (m := _WHERE_KEY.match(e)) else "", variables) for e in errors]
 
 
+# --- the farm's backends and health window, for gobetween ---------------------------------------------------
+
+
+def _fail(host: str, var: str, value: Any, why: str) -> AnsibleFilterError:
+    """An error naming the host, the variable and the bad value (worded as filter_plugins/farm.py words them)."""
+    return AnsibleFilterError(f"backend {host}: {var}={value!r} {why}")
+
+
+def _integer(host: str, var: str, value: Any, low: int) -> int:
+    """Return value as an int of at least low, accepting digit strings from INI inventories."""
+    if isinstance(value, bool):
+        raise _fail(host, var, value, "is not an integer")
+    if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
+        value = int(value)
+    if not isinstance(value, int):
+        raise _fail(host, var, value, "is not an integer")
+    if value < low:
+        raise _fail(host, var, value, f"is out of range: use {low} or more")
+    return value
+
+
+def _go_seconds(host: str, var: str, value: Any) -> float:
+    """A Go duration (2s, 1m30s) in seconds, read by time.ParseDuration as gobetween reads it."""
+    try:
+        nanoseconds = go_parse_duration(str(value))
+    except ValueError as err:
+        raise _fail(host, var, value, f"must be a Go duration such as 2s or 1m30s ({err})") from None
+    if nanoseconds < 0:
+        raise _fail(host, var, value, "is negative: use a Go duration such as 2s or 1m30s")
+    return nanoseconds / 10**9
+
+
+def gobetween_lb_static_list(backends: list[Mapping[str, Any]]) -> list[str]:
+    """Render each backend as a gobetween static_list entry: "host:port weight=N priority=N".
+
+    gobetween's parser takes weight, then priority, in that order; a backup becomes priority 2.
+    Its grammar has no per-backend connection cap, so backend_max_conns is refused here rather
+    than dropped (gobetween_lb_max_connections caps the whole server). It has no per-backend state
+    either: a backend that is not ready is left out of the list.
+    """
+    if not isinstance(backends, list) or not backends:
+        raise AnsibleFilterError(f"expected the non-empty list from farm_backends, got {backends!r}")
+    entries = []
+    for b in backends:
+        if b.get("state", "ready") != "ready":
+            continue
+        if b["max_conns"]:
+            raise _fail(
+                b["name"],
+                "backend_max_conns",
+                b["max_conns"],
+                "has no equivalent in gobetween's static_list: unset it, and cap the server with "
+                "gobetween_lb_max_connections",
+            )
+        priority = b["priority"] if b["priority"] is not None else (2 if b["backup"] else 1)
+        entries.append(f"{b['address']}:{b['port']} weight={b['weight']} priority={priority}")
+    return entries
+
+
+def gobetween_lb_health_window(settings: Mapping[str, Any], host: str) -> float:
+    """Seconds gobetween's health checks take to call a backend down, or up again, at most.
+
+    settings: the role's variables with the prefix gobetween_lb_ dropped (the inventory's value,
+    else the role's default). interval x max(fails, passes) + timeout; 0 with healthcheck none.
+    """
+    if not isinstance(settings, Mapping):
+        raise AnsibleFilterError(
+            f"gobetween_lb_health_window expects the role's settings (gobetween_lb_* without the prefix), "
+            f"got {settings!r}"
+        )
+    host = str(host)
+    if settings.get("healthcheck") in (None, "none"):
+        return 0.0
+    missing = [
+        f"gobetween_lb_{key}"
+        for key in ("healthcheck_interval", "healthcheck_timeout", "healthcheck_fails", "healthcheck_passes")
+        if key not in settings
+    ]
+    if missing:
+        raise AnsibleFilterError(
+            f"balancer {host}: {', '.join(missing)} not set (roles/gobetween_lb/defaults/main.yml)"
+        )
+    interval = _go_seconds(host, "gobetween_lb_healthcheck_interval", settings["healthcheck_interval"])
+    timeout = _go_seconds(host, "gobetween_lb_healthcheck_timeout", settings["healthcheck_timeout"])
+    fails = _integer(host, "gobetween_lb_healthcheck_fails", settings["healthcheck_fails"], 1)
+    passes = _integer(host, "gobetween_lb_healthcheck_passes", settings["healthcheck_passes"], 1)
+    return interval * max(fails, passes) + timeout
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -612,4 +719,6 @@ class FilterModule:
             "gobetween_config_errors": gobetween_config_errors,
             "gobetween_go_string": gobetween_go_string,
             "gobetween_toml_string": gobetween_toml_string,
+            "gobetween_lb_static_list": gobetween_lb_static_list,
+            "gobetween_lb_health_window": gobetween_lb_health_window,
         }
