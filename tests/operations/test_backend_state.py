@@ -6,7 +6,8 @@ from __future__ import annotations
 import time
 
 import pytest
-from farmcheck import PACED_RATE, UNITS, Load, wait_until
+from contract import UNITS
+from farmcheck import PACED_RATE, Load, wait_until
 from loadcheck import Load as StrictLoad
 
 STATES_FILE = "/etc/lbfarm/backend-states.json"

@@ -7,7 +7,8 @@ import shutil
 import subprocess
 
 import pytest
-from farmcheck import UNITS, Load, wait_for_answer, wait_until
+from contract import UNITS
+from farmcheck import Load, wait_for_answer, wait_until
 
 # how long the farm may take to answer again; the time it took is what is reported
 RECOVERY_LIMIT = 30
