@@ -47,7 +47,7 @@ DOCUMENTATION = r"""
 """
 
 EXAMPLES = r"""
-_backends: "{{ groups['backends'] | farm_backends(hostvars, balancer_states | default({})) }}"
+_backends: "{{ groups['backends'] | farm_backends(hostvars, balancer_states | default(none)) }}"
 # [{'name': 'm1', 'address': '192.168.56.2', 'port': 80, 'weight': 2, ...}, ...]
 
 _shares: "{{ _backends | farm_shares }}"
@@ -132,7 +132,8 @@ def farm_backends(
     """Read the backends group into a validated list, one dict per host, in inventory order.
 
     `states` is the balancer host's record of the backends' states (the fact balancer_states that
-    the balancer role publishes); a backend it does not name keeps its backend_state, else ready.
+    the balancer role publishes): a backend it does not name is ready. Without it (None), each
+    backend's backend_state host variable is read, else ready.
     """
     if not hosts:
         raise AnsibleFilterError("the backends group is empty: add at least one Apache host to it in the inventory")
@@ -147,7 +148,8 @@ def farm_backends(
         if hvars is None:
             raise AnsibleFilterError(f"backend {host}: not found in the inventory's hostvars")
         raw = {key: hvars.get(f"backend_{key}", default) for key, default in BACKEND_DEFAULTS.items()}
-        raw["state"] = (states or {}).get(host, raw["state"])
+        if states is not None:  # the record is the whole truth: a backend it does not name is ready
+            raw["state"] = states.get(host, "ready")
         backend = {
             "name": str(host),
             "address": _address(host, hvars),

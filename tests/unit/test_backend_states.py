@@ -31,6 +31,16 @@ def test_a_backend_is_ready_unless_its_record_says_otherwise() -> None:
     assert [b["state"] for b in backends(m1="drain")] == ["drain", "ready"]
 
 
+def test_the_balancer_host_s_record_is_given_as_an_argument_and_is_the_whole_truth() -> None:
+    hostvars = {"m1": LAB["m1"], "m2": {**LAB["m2"], "backend_state": "maint"}}
+    given = farm.farm_backends(["m1", "m2"], hostvars, {"m1": "drain"})
+    assert [b["state"] for b in given] == ["drain", "ready"], "a backend the record does not name is ready"
+    assert [b["state"] for b in farm.farm_backends(["m1", "m2"], hostvars, {})] == ["ready", "ready"]
+    assert [b["state"] for b in farm.farm_backends(["m1", "m2"], hostvars, None)] == ["ready", "maint"]
+    with pytest.raises(AnsibleFilterError, match=r"backend m2: backend_state='off' is not a backend state"):
+        farm.farm_backends(["m1", "m2"], hostvars, {"m2": "off"})
+
+
 def test_an_unknown_state_in_the_host_variables_names_the_host() -> None:
     with pytest.raises(AnsibleFilterError, match=r"backend m1: backend_state='off' is not a backend state: use one of"):
         backends(m1="off")

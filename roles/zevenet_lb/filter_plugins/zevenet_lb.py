@@ -31,7 +31,7 @@ DOCUMENTATION = r"""
 """
 
 EXAMPLES = r"""
-_zevenet_lb_backends: "{{ groups['backends'] | farm_backends(hostvars) | zevenet_lb_zapi_backends('http') }}"
+_zevenet_lb_backends: "{{ zevenet_lb_backends | zevenet_lb_zapi_backends('http') }}"
 # [{'name': 'm1', 'ip': '192.168.56.2', 'port': 80, 'weight': 3, 'state': 'ready'},
 #  {'name': 'm2', 'ip': '192.168.56.3', 'port': 80, 'weight': 1, 'state': 'drain'}]
 """
