@@ -164,30 +164,6 @@ def test_haproxy_rejects_a_host_name_it_cannot_use_as_server_name() -> None:
         haproxy.haproxy_lb_servers(farm.farm_backends(["web 1"], hv))
 
 
-def test_gobetween_entries_in_the_order_its_parser_expects() -> None:
-    b = backends(m1={"backend_max_conns": None}, m2={"backend_max_conns": None, "backend_port": 8082})
-    assert gobetween.gobetween_lb_static_list(b) == [
-        "192.168.56.2:80 weight=3 priority=1",
-        "192.168.56.3:8082 weight=1 priority=1",
-    ]
-
-
-def test_gobetween_backup_is_priority_2_unless_a_priority_is_given() -> None:
-    b = backends(
-        m1={"backend_max_conns": None, "backend_backup": True},
-        m2={"backend_max_conns": None, "backend_priority": 5, "backend_weight": 0},
-    )
-    assert gobetween.gobetween_lb_static_list(b) == [
-        "192.168.56.2:80 weight=3 priority=2",
-        "192.168.56.3:80 weight=0 priority=5",
-    ]
-
-
-def test_gobetween_refuses_a_per_backend_connection_cap() -> None:
-    with pytest.raises(AnsibleFilterError, match="backend m1: backend_max_conns=32 has no equivalent in gobetween"):
-        gobetween.gobetween_lb_static_list(backends())
-
-
 def test_ipvs_rules_of_the_lab() -> None:
     assert ipvs.ipvs_lb_rules(backends(), "192.168.100.1") == [
         "-A -t 192.168.100.1:80 -s rr",
