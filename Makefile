@@ -106,8 +106,8 @@ vm-image: deps
 	ansible-playbook molecule/resources/vm/image.yml -e lab_debian_release=$(RELEASE)
 
 unit:
-	pytest tests/unit --junitxml=$(REPORTS)/unit.xml
-	pytest tests/zevenet -rs --junitxml=$(REPORTS)/zevenet.xml  # skips, saying why, without an appliance
+	pytest tests/unit roles/*/tests/unit --junitxml=$(REPORTS)/unit.xml
+	pytest roles/zevenet_lb/tests/test_appliance.py -rs --junitxml=$(REPORTS)/zevenet.xml  # skips, saying why, without an appliance
 
 # Each daemon release in the range people run (Debian 11, 12, 13) checks what the roles render
 # from each inventory (its trees are built once into ~/.cache/lbfarm/versions), and the README's

@@ -141,7 +141,9 @@ def role_section(role: Path) -> list[str]:
 
 def render(root: Path = ROOT) -> str:
     """The whole of docs/variables.md for the roles under root, sorted by role name."""
-    roles = sorted(path.parent.parent for path in (root / "roles").glob("*/meta/argument_specs.yml"))
+    # roles/common is called by the other roles (what they share), never set by a user
+    specs = (root / "roles").glob("*/meta/argument_specs.yml")
+    roles = sorted(path.parent.parent for path in specs if path.parent.parent.name != "common")
     lines = [HEADER, "Roles: " + ", ".join(f"[{role.name}](#{role.name})" for role in roles) + ".", ""]
     for role in roles:
         lines += role_section(role)

@@ -20,7 +20,7 @@ PROCESSES = set(BALANCERS) - {"ipvs", "zevenet"}
 def test_chosen_balancer_is_running_and_enabled(host, farm) -> None:
     farm.require_running_balancer()
     if UNITS[farm.balancer] is None:
-        pytest.skip(f"{farm.balancer} runs off the balancer host: tests/zevenet checks it")
+        pytest.skip(f"{farm.balancer} runs off the balancer host: roles/zevenet_lb/tests checks it")
     service = host.service(UNITS[farm.balancer])
     assert service.is_running
     assert service.is_enabled

@@ -1,5 +1,5 @@
 """Operations on the running farm under load: each test drives ansible-playbook against the
-scenario's own inventory (the playbook fixture, tests/conftest.py), as a user would, and leaves
+scenario's own inventory (the playbook fixture, conftest.py), as a user would, and leaves
 the farm as it found it."""
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from contract import UNITS
 
 @dataclass
 class Pair:
-    farm: object  # tests/conftest.py's Farm
+    farm: object  # conftest.py's Farm
     vip: str
     balancers: list[str]
 

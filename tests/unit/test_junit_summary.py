@@ -38,7 +38,7 @@ def test_summary_fails_when_nothing_passed(tmp_path, capsys) -> None:
 
 
 def test_a_scenario_that_verifies_twice_keeps_both_reports(tmp_path) -> None:
-    """tests/conftest.py: under Molecule a second verify writes NAME-2.xml instead of overwriting NAME.xml."""
+    """conftest.py: under Molecule a second verify writes NAME-2.xml instead of overwriting NAME.xml."""
     repo = Path(__file__).resolve().parents[2]
     env = {**os.environ, "MOLECULE_EPHEMERAL_DIRECTORY": str(tmp_path)}
     command = [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/unit/test_step_times.py"]

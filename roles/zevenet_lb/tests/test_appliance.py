@@ -5,7 +5,7 @@ user's key); optionally LBFARM_ZEVENET_VIP (default: the URL's host), LBFARM_ZEV
 (default: inventory/vbox, whose backends must already serve: site.yml has run) and
 LBFARM_ZEVENET_FARM (default: lbfarm-test, removed at the end). From the repository:
 
-    LBFARM_ZEVENET_URL=... LBFARM_ZEVENET_KEY=... .venv/bin/pytest tests/zevenet -v
+    LBFARM_ZEVENET_URL=... LBFARM_ZEVENET_KEY=... .venv/bin/pytest roles/zevenet_lb/tests -v
 
 Without the two variables every test is skipped (a skip, never a pass).
 """
@@ -24,7 +24,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 sys.path.insert(0, str(REPO / "tests"))
 sys.path.insert(0, str(REPO))
 from farmcheck import SHARE_TOLERANCE, count_backends  # noqa: E402
@@ -61,7 +61,7 @@ def play(*steps: str, check: bool = False, **extra_vars: str) -> str:
         str(Path(sys.executable).parent / "ansible-playbook"),
         "-i",
         INVENTORY,
-        str(REPO / "tests" / "zevenet" / "playbook.yml"),
+        str(Path(__file__).parent / "playbook.yml"),
         "-e",
         json.dumps(extra),
         "-e",

@@ -25,7 +25,7 @@ gobetween_config_errors = gobetween_module.gobetween_config_errors
 gobetween_go_string = gobetween_module.gobetween_go_string
 gobetween_toml_string = gobetween_module.gobetween_toml_string
 
-ROLE = Path(__file__).parents[2] / "roles/gobetween_lb"
+ROLE = Path(__file__).parents[2]
 LAB = {
     "m1": {"lab_address": "172.30.56.2", "backend_weight": 2},
     "m2": {"lab_address": "172.30.56.3", "backend_weight": 1},

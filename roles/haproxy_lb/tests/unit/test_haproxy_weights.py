@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from ansible.errors import AnsibleFilterError
 
-PLUGIN = Path(__file__).parents[2] / "roles/haproxy_lb/filter_plugins/haproxy_lb.py"
+PLUGIN = Path(__file__).parents[2] / "filter_plugins/haproxy_lb.py"
 _spec = importlib.util.spec_from_file_location("haproxy_lb_filters", PLUGIN)
 assert _spec
 assert _spec.loader

@@ -1,4 +1,5 @@
-"""Fixtures for the testinfra suites run by Molecule (tests/farm, tests/backends, ...)."""
+"""Fixtures for the testinfra suites run by Molecule: tests/farm, tests/backends, ... and each role's own
+(roles/<role>/tests)."""
 
 from __future__ import annotations
 
@@ -17,10 +18,8 @@ from farmcheck import count_backends, count_backends_in_netns
 
 from filter_plugins import farm as farm_filters
 
-REPO = Path(__file__).resolve().parents[1]
-TESTS = REPO / "tests"
-# the suites of one balancer's own parts (tests/NAME), run only where the farm runs that balancer
-BALANCER_SUITES = ("haproxy", "gobetween", "ipvs")
+REPO = Path(__file__).resolve().parent
+ROLES = REPO / "roles"
 
 
 @pytest.hookimpl(tryfirst=True)
@@ -147,16 +146,23 @@ def farm(request) -> Farm:
     return load_farm(inventory)
 
 
+def adapter_of(path: Path) -> str:
+    """The balancer whose adapter's testinfra suite holds this test file (roles/<name>_lb/tests), or ""."""
+    role = path.parent.parent
+    own = path.parent.name == "tests" and role.parent == ROLES and role.name.endswith("_lb")
+    return role.name.removesuffix("_lb") if own else ""
+
+
 def pytest_collection_modifyitems(config, items) -> None:
-    """tests/haproxy, tests/gobetween, tests/ipvs check one balancer's own parts: they run where the
-    farm runs that balancer and are deselected elsewhere (a scenario that swaps its balancer
+    """An adapter's own suite (roles/<name>_lb/tests) checks one balancer's own parts: it runs where
+    the farm runs that balancer and is deselected elsewhere (a scenario that swaps its balancer
     verifies each balancer in turn with the same list of files)."""
     inventory = getattr(config.option, "ansible_inventory", None)
-    own = [item for item in items if item.path.parent.parent == TESTS and item.path.parent.name in BALANCER_SUITES]
+    own = [item for item in items if adapter_of(item.path)]
     if not inventory or not own:
         return
     balancer = load_farm(inventory).balancer
-    other = [item for item in own if item.path.parent.name != balancer]
+    other = [item for item in own if adapter_of(item.path) != balancer]
     if other:
         config.hook.pytest_deselected(items=other)
         items[:] = [item for item in items if item not in other]
