@@ -111,9 +111,9 @@ unit:
 
 # Each daemon release in the range people run (Debian 11, 12, 13) checks what the roles render
 # from each inventory (its trees are built once into ~/.cache/lbfarm/versions), and the README's
-# first line is run on the bare base image of Debian 13 (tests/versions).
+# first line is run on the bare base image of Debian 12 (tests/versions).
 versions: deps
-	$(MAKE) --no-print-directory image RELEASE=trixie
+	$(MAKE) --no-print-directory image RELEASE=bookworm
 	pytest tests/versions --junitxml=$(REPORTS)/versions.xml
 
 lint:
@@ -176,14 +176,17 @@ molecule-first-lane:
 
 molecule-second-lane:
 	@$(call lane_first,$(SECOND_LANE_FIRST))
-	@# the image of DEBIAN13_SCENARIOS, while the first lane runs its default scenario (the first
+	@# the image of Debian 12 (make versions has built it), while the first lane builds that of
+	@# Debian 13 and runs default on it: the two lanes never build one image at once (the first
 	@# lane builds it itself if it is not there when it needs it)
-	@$(MAKE) --no-print-directory image RELEASE=trixie || echo "== image RELEASE=trixie failed here"
+	@$(MAKE) --no-print-directory image RELEASE=bookworm || echo "== image RELEASE=bookworm failed here"
 	@for scenario in $(SECOND_LANE); do $(call molecule_test,$$scenario); done
 
-# The scenarios that run on Debian 13 (the image lbfarm/base:trixie, the VM image of trixie); the
-# others on Debian 12. make test builds one VM image: that of the VM scenarios' release.
-DEBIAN13_SCENARIOS = pair roles vm_farm ipvs_single
+# The scenarios that run on Debian 13 (the image lbfarm/base:trixie, the VM image of trixie): the
+# whole farm with every balancer that runs in containers, the pair and the VMs. The others run on
+# Debian 12: roles, the whole farm of backends and the balancer role with HAProxy, then nginx.
+# make test builds one VM image: that of the VM scenarios' release.
+DEBIAN13_SCENARIOS = default pair vm_farm ipvs_single
 VM_SCENARIOS_RELEASE = $(if $(filter $(VM_SCENARIOS),$(DEBIAN13_SCENARIOS)),trixie,bookworm)
 
 # $(call molecule_test,SCENARIO): one scenario, its report, and the time of each of its steps

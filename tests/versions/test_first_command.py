@@ -1,6 +1,6 @@
 """The README's first line is all a bare machine needs before the two commands.
 
-Run on the lab's own base image of Debian 13 (lbfarm/base:trixie: systemd, Python and curl from
+Run on the lab's own base image of Debian 12 (lbfarm/base:bookworm: systemd, Python and curl from
 minbase, neither make nor git, as minimal installs and cloud images come): the line as the README
 writes it, then what a newcomer types next, git clone and make. make versions builds the image
 first when it is missing.
@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[2]
-IMAGE = "lbfarm/base:trixie"
+IMAGE = "lbfarm/base:bookworm"
 
 
 def first_line() -> str:
@@ -44,7 +44,7 @@ def image() -> str:
     if shutil.which("docker") is None:
         pytest.fail("docker is missing: make deps installs it")
     if subprocess.run(["docker", "image", "inspect", IMAGE], capture_output=True).returncode != 0:
-        pytest.fail(f"{IMAGE} is missing: make image RELEASE=trixie builds it (make versions does)")
+        pytest.fail(f"{IMAGE} is missing: make image RELEASE=bookworm builds it (make versions does)")
     return IMAGE
 
 
