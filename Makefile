@@ -101,7 +101,8 @@ test: deps
 	@python3 tests/step_times.py --table $(REPORTS)/steps-*.json
 	@python3 tests/junit_summary.py $(REPORTS)/*.xml
 
-# The image of the VM scenarios and the VM lab (QEMU), built once per RELEASE into ~/.cache/lbfarm/vm.
+# The image of the VM scenarios and the VM lab (QEMU), built once per RELEASE into ~/.cache/lbfarm/vm;
+# it carries the lab's base image of its RELEASE (built first if missing) for the cgroup-v2 check.
 vm-image: deps
 	ansible-playbook molecule/resources/vm/image.yml -e lab_debian_release=$(RELEASE)
 
@@ -176,8 +177,8 @@ molecule-first-lane:
 
 molecule-second-lane:
 	@$(call lane_first,$(SECOND_LANE_FIRST))
-	@# the image of Debian 12 (make versions has built it), while the first lane builds that of
-	@# Debian 13 and runs default on it: the two lanes never build one image at once (the first
+	@# the image of Debian 12 (make versions has built it; that of Debian 13 came with the VM image),
+	@# while the first lane runs default: the two lanes never build one image at once (the first
 	@# lane builds it itself if it is not there when it needs it)
 	@$(MAKE) --no-print-directory image RELEASE=bookworm || echo "== image RELEASE=bookworm failed here"
 	@for scenario in $(SECOND_LANE); do $(call molecule_test,$$scenario); done
