@@ -102,3 +102,28 @@ def test_relative_links_lead_somewhere(page: Path) -> None:
         elif anchor and linked.suffix == ".md" and anchor not in anchors(linked):
             broken.append(f"{target} (no heading #{anchor} in {linked.relative_to(ROOT)})")
     assert not broken, f"{page.relative_to(ROOT)}: fix these links: " + ", ".join(broken)
+
+
+def roles_map() -> dict[str, list[str]]:
+    """roles/README.md's table of the roles: each role and the entry points it names (tasks/)."""
+    rows = re.findall(r"^\| `([a-z_]+)` \| .* \| ([^|]+) \|$", (ROOT / "roles" / "README.md").read_text(), re.M)
+    contract = ["preflight", "install", "configure", "summary", "state"]
+    named = {}
+    for role, column in rows:
+        words = [w.strip() for w in column.replace("the contract's:", "").replace("the contract's", "").split(",")]
+        named[role] = [*(contract if "the contract's" in column else []), *(w for w in words if w)]
+    return named
+
+
+def test_the_roles_map_names_every_role_and_only_those() -> None:
+    assert sorted(roles_map()) == sorted(p.parent.name for p in (ROOT / "roles").glob("*/tasks"))
+
+
+def test_every_entry_point_the_roles_map_names_is_a_tasks_file() -> None:
+    missing = [
+        f"{r}/tasks/{e}.yml"
+        for r, es in roles_map().items()
+        for e in es
+        if not (ROOT / "roles" / r / "tasks" / f"{e}.yml").is_file()
+    ]
+    assert missing == []
