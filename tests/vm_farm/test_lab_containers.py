@@ -74,6 +74,7 @@ def container(host, farm) -> dict:
     yield {"name": NAME, "state": state, "failed": failed}
     host.run(f"docker rm --force {NAME}")
     host.run("systemctl stop docker.service docker.socket containerd.service")
+    host.run("ip link delete docker0")  # the engine touches nothing else of the VM (daemon.json)
 
 
 def test_the_container_s_systemd_boots_as_make_lab_waits_for_it(host, container) -> None:

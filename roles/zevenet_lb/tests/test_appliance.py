@@ -5,7 +5,7 @@ user's key); optionally LBFARM_ZEVENET_VIP (default: the URL's host), LBFARM_ZEV
 (default: inventory/vbox, whose backends must already serve: site.yml has run) and
 LBFARM_ZEVENET_FARM (default: lbfarm-test, removed at the end). From the repository:
 
-    LBFARM_ZEVENET_URL=... LBFARM_ZEVENET_KEY=... .venv/bin/pytest roles/zevenet_lb/tests -v
+    LBFARM_ZEVENET_URL=... LBFARM_ZEVENET_KEY=... .venv/bin/pytest roles/zevenet_lb/tests/test_appliance.py -v
 
 Without the two variables every test is skipped (a skip, never a pass).
 """
