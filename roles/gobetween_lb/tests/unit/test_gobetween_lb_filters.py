@@ -7,21 +7,11 @@ import modules
 import pytest
 import yaml
 from ansible.errors import AnsibleFilterError
-
-from filter_plugins import farm
+from lab_backends import backends
 
 gobetween = modules.load("roles/gobetween_lb/filter_plugins/gobetween_lb.py")
 DEFAULTS = yaml.safe_load((modules.REPO / "roles/gobetween_lb/defaults/main.yml").read_text())
 PREFIX = "gobetween_lb_"
-LAB = {
-    "m1": {"lab_address": "192.168.56.2", "backend_weight": 3, "backend_max_conns": 32},
-    "m2": {"lab_address": "192.168.56.3", "backend_weight": 1, "backend_max_conns": 32},
-}
-
-
-def backends(**overrides: dict) -> list[dict]:
-    hostvars = {host: {**hvars, **overrides.get(host, {})} for host, hvars in LAB.items()}
-    return farm.farm_backends(list(hostvars), hostvars)
 
 
 def settings(**host_vars) -> dict:
