@@ -51,11 +51,13 @@ docker:
 	    "$$( [ -d /run/systemd/system ] && echo 'journalctl -u docker' || echo /var/log/lbfarm-dockerd.log)"; exit 1; }; \
 	fi
 
-$(VENV)/.installed: requirements.txt
+$(VENV)/.installed: requirements.txt requirements-sslyze.txt
 	@echo "== Python tools into $(VENV)"
 	python3 -m venv $(VENV)
+	python3 -m venv $(VENV)/sslyze
 	@# pip's own notices (this machine's index settings) go to the log, shown when it fails
-	@{ $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -r requirements.txt; } > $(VENV)/pip.log 2>&1 \
+	@{ $(BIN)/pip install -q --upgrade pip && $(BIN)/pip install -q -r requirements.txt \
+	  && $(VENV)/sslyze/bin/pip install -q -r requirements-sslyze.txt; } > $(VENV)/pip.log 2>&1 \
 	  || { cat $(VENV)/pip.log; echo "pip failed: log in $(VENV)/pip.log"; exit 1; }
 	touch $@
 
@@ -132,7 +134,7 @@ docs:
 	python3 docs/variables.py
 
 # docs/haproxy-stats.png from the running lab (make lab, with HAProxy) and Chromium.
-STATS_URL ?= http://172.30.56.4:9999/stats
+STATS_URL ?= https://172.30.56.4:9999/stats
 stats-screenshot:
 	python3 docs/stats_screenshot.py --url $(STATS_URL)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 from contract import CONTRACT
-from farmcheck import count_backends, count_backends_in_netns
+from farmcheck import count_backends, count_backends_in_netns, trust
 
 from filter_plugins import farm as farm_filters
 
@@ -110,6 +110,11 @@ class Farm:
     def stats_password(self) -> str:
         return self.secret("haproxy_stats_password")
 
+    @property
+    def ca_file(self) -> Path:
+        """The lab CA that roles/tls made for this scenario (tls_dir in .config/molecule/config.yml)."""
+        return Path(os.environ["MOLECULE_EPHEMERAL_DIRECTORY"]) / "tls" / "ca.crt"
+
 
 @functools.cache
 def load_farm(inventory: str) -> Farm:
@@ -143,7 +148,10 @@ def farm(request) -> Farm:
     inventory = request.config.option.ansible_inventory
     if not inventory:
         pytest.skip("no Ansible inventory: these tests run under Molecule (molecule verify)")
-    return load_farm(inventory)
+    farm = load_farm(inventory)
+    if farm.endpoints.get("https_url") or farm.ca_file.exists():
+        trust(farm.ca_file)  # every https request of the tests verifies against the lab CA
+    return farm
 
 
 def adapter_of(path: Path) -> str:

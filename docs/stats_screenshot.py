@@ -1,6 +1,7 @@
 """Take docs/haproxy-stats.png: the local lab's HAProxy stats page, in headless Chromium.
 
 Needs a running lab with HAProxy (make lab) and Chromium (Debian: apt-get install chromium).
+The page is over TLS, verified against the lab CA (.lab/tls/ca.crt).
 The password is read from .lab/haproxy_stats_password and goes into an Authorization header
 added by a proxy on 127.0.0.1 that lives as long as the screenshot: Chromium gets no credentials
 on its command line (where `ps` would show them) and the password is never printed or written.
@@ -12,6 +13,7 @@ import argparse
 import base64
 import http.server
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -22,6 +24,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PASSWORD_FILE = ROOT / ".lab" / "haproxy_stats_password"
+CA_FILE = ROOT / ".lab" / "tls" / "ca.crt"
 OUTPUT = ROOT / "docs" / "haproxy-stats.png"
 # Requests sent through the farm first, so that the page shows sessions and bytes, not zeros.
 WARM_UP_REQUESTS = 20
@@ -31,7 +34,8 @@ def fetch(url: str, authorization: str | None = None) -> tuple[int, str, bytes]:
     """Status, content type and body of a GET; HTTP errors are answers too."""
     request = urllib.request.Request(url, headers={"Authorization": authorization} if authorization else {})
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
+        context = ssl.create_default_context(cafile=CA_FILE) if url.startswith("https:") else None
+        with urllib.request.urlopen(request, timeout=10, context=context) as response:
             return response.status, response.headers.get("Content-Type", ""), response.read()
     except urllib.error.HTTPError as error:
         return error.code, error.headers.get("Content-Type", ""), error.read()
@@ -57,7 +61,7 @@ def authorizing_proxy(origin: str, authorization: str) -> http.server.ThreadingH
 
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--url", default="http://172.30.56.4:9999/stats", help="the lab's stats page")
+    parser.add_argument("--url", default="https://172.30.56.4:9999/stats", help="the lab's stats page")
     parser.add_argument("--user", default="admin", help="the stats user")
     parser.add_argument("--output", type=Path, default=OUTPUT, help="the PNG to write")
     args = parser.parse_args(argv[1:])

@@ -58,7 +58,8 @@ _settings: "{{ hostvars['m3'] | farm_settings(lookup('balancers', 'ipvs')) }}"
 
 _endpoints: "{{ hostvars[groups['balancers'][0]] | farm_endpoints(lookup('balancers', balancer), _backends) }}"
 # {'balancer': 'haproxy', 'host': 'm3', 'address': '192.168.56.4', 'port': 80, 'vip': None,
-#  'url': 'http://192.168.56.4:80/', 'stats': {'url': 'http://192.168.56.4:9999/stats', 'port': 9999,
+#  'url': 'http://192.168.56.4:80/', 'https_url': 'https://192.168.56.4:443/',
+#  'stats': {'url': 'https://192.168.56.4:9999/stats', 'port': 9999,
 #  'user': 'admin', 'realm': 'HAProxy Statistics'}, 'api': None, 'shares': {'m1': 0.75, 'm2': 0.25}}
 """
 
@@ -257,9 +258,10 @@ def farm_endpoints(
     By convention of the adapters: <name>_lb_port is the farm's port; <name>_lb_vip, when the
     role has one, else the inventory's lab_vip (the floating address of a pair of balancers), is
     where the farm answers instead of the host's address (host_url: where this host answers by
-    itself, its own address on a pair); <name>_lb_stats with _stats_port, _stats_uri, _stats_user,
-    _stats_realm is a stats page on the host's address; <name>_lb_api with _api_bind and _api_user
-    is an API on the host itself.
+    itself, its own address on a pair); <name>_lb_https with _https_port is the same over HTTPS
+    (https_url, host_https_url), and then the stats page is over TLS too; <name>_lb_stats with
+    _stats_port, _stats_uri, _stats_user, _stats_realm is a stats page on the host's address;
+    <name>_lb_api with _api_bind and _api_user is an API on the host itself.
     """
     settings = farm_settings(host_vars, adapter)
     balancer = adapter["name"]
@@ -268,6 +270,8 @@ def farm_endpoints(
     port = _integer(host, f"{balancer}_lb_port", settings.get("port"), 1, 65535)
     # the balancer's own VIP (IPVS), else the address a pair of balancers shares (lab_vip)
     vip = settings.get("vip") or host_vars.get("lab_vip") or None
+    host_address = address if vip and not settings.get("vip") else vip or address
+    https = _https_port(host, balancer, settings)
     return {
         "balancer": balancer,
         "host": host,
@@ -277,19 +281,30 @@ def farm_endpoints(
         "url": f"http://{vip or address}:{port}/",
         # where this balancer host answers by itself: its own address when the farm's address is
         # one a pair shares (the balancer listens on every address), else the farm's own
-        "host_url": f"http://{address if vip and not settings.get('vip') else vip or address}:{port}/",
+        "host_url": f"http://{host_address}:{port}/",
+        # the same over HTTPS, when the balancer serves it (<name>_lb_https, _https_port)
+        "https_url": f"https://{vip or address}:{https}/" if https else None,
+        "host_https_url": f"https://{host_address}:{https}/" if https else None,
         "stats": _stats(host, balancer, address, settings),
         "api": _api(host, settings),
         "shares": farm_shares(backends) if backends else None,
     }
 
 
+def _https_port(host: str, balancer: str, settings: Mapping[str, Any]) -> int | None:
+    if not _is_on(settings.get("https")) or "https_port" not in settings:
+        return None
+    return _integer(host, f"{balancer}_lb_https_port", settings["https_port"], 1, 65535)
+
+
 def _stats(host: str, balancer: str, address: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     if not _is_on(settings.get("stats")) or "stats_port" not in settings:
         return None
     port = _integer(host, f"{balancer}_lb_stats_port", settings["stats_port"], 1, 65535)
+    # a balancer that serves HTTPS serves its stats page over TLS only: the password never in clear
+    scheme = "https" if _https_port(host, balancer, settings) else "http"
     return {
-        "url": f"http://{address}:{port}{settings.get('stats_uri', '/')}",
+        "url": f"{scheme}://{address}:{port}{settings.get('stats_uri', '/')}",
         "port": port,
         "user": settings.get("stats_user"),
         "realm": settings.get("stats_realm"),

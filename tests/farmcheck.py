@@ -6,6 +6,7 @@ import base64
 import collections
 import http.client
 import json
+import ssl
 import subprocess
 import sys
 import threading
@@ -27,6 +28,26 @@ SHARE_TOLERANCE = 0.05
 PACED_RATE = 800.0
 
 
+# The lab CA that the farm's certificate chains to (trust(), from the fixture farm): every https
+# request of the tests verifies the chain and the name against it, never unverified.
+_TRUSTED: list[ssl.SSLContext] = []
+
+
+def trust(cafile: str | Path) -> None:
+    """Verify the farm's https URLs against this CA from now on."""
+    _TRUSTED[:] = [ssl.create_default_context(cafile=str(cafile))]
+
+
+def tls_context() -> ssl.SSLContext:
+    """The context https requests verify with: the lab CA once trusted, else the system's CAs."""
+    return _TRUSTED[0] if _TRUSTED else ssl.create_default_context()
+
+
+def verified_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
+    """urllib's opener, verifying https against tls_context()."""
+    return urllib.request.build_opener(urllib.request.HTTPSHandler(context=tls_context()), *handlers)
+
+
 @dataclass
 class Reply:
     status: int
@@ -45,7 +66,7 @@ def fetch(url: str, opener: urllib.request.OpenerDirector | None = None, auth: t
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")
     try:
-        with (opener or urllib.request.build_opener()).open(request, timeout=10) as response:
+        with (opener or verified_opener()).open(request, timeout=10) as response:
             return Reply(response.status, response.headers, response.read().decode(errors="replace"))
     except urllib.error.HTTPError as err:
         return Reply(err.code, err.headers, err.read().decode(errors="replace"))
@@ -71,7 +92,7 @@ def count_backends_in_netns(netns: str, url: str, requests: int) -> collections.
 
 def cookie_client() -> urllib.request.OpenerDirector:
     """A client that keeps cookies, like a browser."""
-    return urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+    return verified_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
 
 
 def wait_until(check, timeout: float, every: float = 0.5) -> bool:

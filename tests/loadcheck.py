@@ -27,6 +27,7 @@ import itertools
 import json
 import signal
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -155,11 +156,16 @@ class Load:
         keep_alive: bool = False,
         max_requests: int = 200_000,
         rate: float = 400.0,
+        tls: ssl.SSLContext | None = None,
     ) -> None:
         parsed = urllib.parse.urlsplit(url)
-        if parsed.scheme != "http" or not parsed.hostname:
-            raise ValueError(f"{url!r} is not an http:// URL")
-        self.host, self.port, self.path = parsed.hostname, parsed.port or 80, parsed.path or "/"
+        if parsed.scheme not in ("http", "https") or not parsed.hostname:
+            raise ValueError(f"{url!r} is not an http:// or https:// URL")
+        if parsed.scheme == "https" and tls is None:
+            raise ValueError(f"{url!r}: give the TLS context that verifies its certificate (tls=)")
+        self.host, self.path = parsed.hostname, parsed.path or "/"
+        self.port = parsed.port or (443 if tls else 80)
+        self.tls = tls if parsed.scheme == "https" else None
         self.seconds = min(float(seconds), MAX_SECONDS)
         self.workers = max(1, min(int(workers), MAX_WORKERS))
         self.timeout = timeout
@@ -192,7 +198,11 @@ class Load:
         connection: http.client.HTTPConnection | None = None
         while not self._stop.is_set() and self.now() < self.seconds:
             if connection is None:
-                connection = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                connection = (
+                    http.client.HTTPSConnection(self.host, self.port, timeout=self.timeout, context=self.tls)
+                    if self.tls
+                    else http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+                )
             start = self.now()
             error = ""
             try:

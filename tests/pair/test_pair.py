@@ -1,12 +1,15 @@
 """A pair of balancers sharing a floating address: one holds it, and it moves when that one fails.
 
 The failover tests load the farm through the floating address from this machine (a bounded
-client: 4 threads, 22 s, a 2 s timeout per request), break the balancer that holds the address,
-and time what the client saw. Each test restores the pair before it ends.
+client: 4 threads, 22 s, a 2 s timeout per request; a second one over HTTPS where the balancer
+serves it), break the balancer that holds the address, and time what each client saw. Each test
+restores the pair before it ends.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ssl
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -45,24 +48,44 @@ def test_live_configuration_passes_keepalived_check(pair) -> None:
 
 
 def failover(pair, what: str, break_it: Callable[[str], None], restore_it: Callable[[str], None]) -> LoadResult:
-    """Load the farm, break the holder at BREAK_AT, restore it at RESTORE_AT; check and print the figures."""
+    """Load the farm, break the holder at BREAK_AT, restore it at RESTORE_AT; check and print the figures.
+    Where the balancer serves HTTPS, a second client loads it over HTTPS at the same time (the
+    certificate verified against the lab CA for the floating address), held to the same figures."""
     master = pair.wait_for_holder()
     moved_to = back_on = "?"
-    with Load(pair.farm.url, seconds=LOAD_SECONDS, workers=4, timeout=CLIENT_TIMEOUT) as load:
+    https = pair.farm.endpoints.get("https_url")
+    tls = ssl.create_default_context(cafile=pair.farm.ca_file) if https else None
+    loads = {"http": Load(pair.farm.url, seconds=LOAD_SECONDS, workers=4, timeout=CLIENT_TIMEOUT)}
+    if https:
+        loads["https"] = Load(https, seconds=LOAD_SECONDS, workers=4, timeout=CLIENT_TIMEOUT, tls=tls)
+
+    def mark(name: str) -> None:
+        for load in loads.values():
+            load.mark(name)
+
+    with contextlib.ExitStack() as running:
+        for load in loads.values():
+            running.enter_context(load)
         time.sleep(BREAK_AT)
-        broken = load.mark("broken")
+        mark("broken")
         try:
             break_it(master)
             moved_to = pair.wait_for_holder(other_than=master)
-            moved = load.mark("moved")
-            time.sleep(max(0.0, RESTORE_AT - load.now()))
+            mark("moved")
+            time.sleep(max(0.0, RESTORE_AT - loads["http"].now()))
         finally:
-            restored = load.mark("restored")
+            mark("restored")
             restore_it(master)
         # nopreempt: the address stays where it went; else the higher priority takes it back
         back_on = pair.wait_for_holder(wanted=moved_to if pair.nopreempt else master, timeout=30)
-        settled = load.mark("settled")
-    result = load.result
+        mark("settled")
+    for scheme, load in loads.items():
+        check_failover(pair, f"{what} ({scheme})", load.result, master, moved_to, back_on)
+    return loads["http"].result
+
+
+def check_failover(pair, what: str, result: LoadResult, master: str, moved_to: str, back_on: str) -> None:
+    broken, moved, restored, settled = (result.marks[m] for m in ("broken", "moved", "restored", "settled"))
     print(
         f"\n{what} on {master} ({pair.farm.balancer}, {result.requests} requests in {result.duration:.1f} s):"
         f"\n  address on {moved_to} {moved - broken:.2f} s later;"
@@ -85,8 +108,7 @@ def failover(pair, what: str, break_it: Callable[[str], None], restore_it: Calla
         assert not result.failures_between(settled + grace), result.summary(restored)
         assert result.succeeded_after(settled + grace) > 0, "no traffic after the pair settled"
     except AssertionError as err:
-        raise AssertionError(f"{err}\n{pair.diagnose(result)}") from None
-    return result
+        raise AssertionError(f"{what}: {err}\n{pair.diagnose(result)}") from None
 
 
 def test_stopped_balancer_moves_the_address(pair) -> None:

@@ -26,15 +26,26 @@ BALANCER_DEFAULTS = yaml.safe_load((REPO / "roles/balancer/defaults/main.yml").r
 CANARY = BALANCER_DEFAULTS["balancer_canary_port"]
 LAB = {"m1": {"lab_address": "172.30.56.2", "backend_weight": 2}, "m2": {"lab_address": "172.30.56.3"}}
 SERVERS = ["m1 172.30.56.2:80 weight 2 check", "m2 172.30.56.3:80 weight 1 check"]
+# the farm's certificate as roles/balancer publishes it (balancer_tls), without a real key
+TLS = {"pem": "", "key": "", "ciphers": "ECDHE-ECDSA-AES128-GCM-SHA256", "ciphersuites": "TLS_AES_128_GCM_SHA256"}
+TLS |= {"curves": "X25519"}
 # what each role's vars/main.yml would give the template, as the lab has it
 EXTRA = {
     "haproxy": {
+        "_haproxy_lb_tls": TLS,
+        "_haproxy_lb_crt": "/etc/haproxy/certs/farm.pem",
         "_haproxy_lb_servers": SERVERS,
         "_haproxy_lb_2_6": True,
         "_haproxy_lb_state_file": "/var/lib/haproxy/server-state",
         "haproxy_lb_stats_password": "not-a-real-one",
     },
-    "nginx": {"_nginx_lb_servers": ["172.30.56.2:80 weight=2", "172.30.56.3:80"]},
+    "nginx": {
+        "_nginx_lb_servers": ["172.30.56.2:80 weight=2", "172.30.56.3:80"],
+        "_nginx_lb_tls": TLS,
+        "_nginx_lb_crt": "/etc/nginx/lbfarm/farm.crt",
+        "_nginx_lb_key": "/etc/nginx/lbfarm/farm.key",
+        "_nginx_lb_http2_directive": True,
+    },
     "gobetween": {
         "gobetween_lb_api_password": "not-a-real-one",
         "_gobetween_lb_static_list": gobetween.gobetween_lb_static_list(farm.farm_backends(list(LAB), LAB)),
@@ -75,14 +86,15 @@ def test_the_side_port_is_none_of_the_live_ones() -> None:
 
     haproxy = yaml.safe_load((REPO / "roles/haproxy_lb/defaults/main.yml").read_text())
     gobetween = yaml.safe_load((REPO / "roles/gobetween_lb/defaults/main.yml").read_text())
-    live = {80, haproxy["haproxy_lb_stats_port"], port(gobetween["gobetween_lb_api_bind"])}
+    live = {80, 443, haproxy["haproxy_lb_stats_port"], port(gobetween["gobetween_lb_api_bind"])}
     live.add(port(gobetween["gobetween_lb_metrics_bind"]))
     assert CANARY not in live
 
 
 def test_haproxy_canary_binds_the_side_port_alone_without_socket_or_stats() -> None:
     live, canary = render("haproxy"), render("haproxy", lbfarm_canary_port=CANARY)
-    assert re.findall(r"^\s*bind (.*)$", live, re.M) == ["*:80", "*:9999"]
+    crt = "ssl crt /etc/haproxy/certs/farm.pem alpn h2,http/1.1"
+    assert re.findall(r"^\s*bind (.*)$", live, re.M) == ["*:80", f"*:443 {crt}", f"*:9999 {crt}"]
     assert "stats socket /run/haproxy/admin.sock" in live
     assert "server-state-file" in live
     assert "load-server-state-from-file global" in live
@@ -110,7 +122,7 @@ def test_haproxy_canary_reads_the_version_as_the_live_configuration_does() -> No
 
 def test_nginx_canary_listens_on_the_side_port_with_its_own_pid_file() -> None:
     live, canary = render("nginx"), render("nginx", lbfarm_canary_port=CANARY)
-    assert re.findall(r"^\s*listen (\S+)", live, re.M) == ["80"]
+    assert re.findall(r"^\s*listen (\S+)", live, re.M) == ["80", "443"]
     assert re.findall(r"^\s*listen (\S+)", canary, re.M) == [str(CANARY)]
     assert "pid /run/nginx.pid;" in live
     assert "pid /run/nginx.pid;" not in canary

@@ -30,9 +30,12 @@ def endpoints(host, balancer: str, backends=None) -> dict:
 def test_haproxy_answers_on_the_host_with_its_stats_page_from_the_role_defaults() -> None:
     got = endpoints(M3, "haproxy", BACKENDS)
     port, stats_port = defaults("haproxy")["haproxy_lb_port"], defaults("haproxy")["haproxy_lb_stats_port"]
+    https_port = defaults("haproxy")["haproxy_lb_https_port"]
     assert got["url"] == f"http://192.168.56.4:{port}/"
+    assert got["https_url"] == got["host_https_url"] == f"https://192.168.56.4:{https_port}/"
     assert got["stats"] == {
-        "url": f"http://192.168.56.4:{stats_port}{defaults('haproxy')['haproxy_lb_stats_uri']}",
+        # over TLS only, as HAProxy serves HTTPS by default (haproxy_lb_https)
+        "url": f"https://192.168.56.4:{stats_port}{defaults('haproxy')['haproxy_lb_stats_uri']}",
         "port": stats_port,
         "user": defaults("haproxy")["haproxy_lb_stats_user"],
         "realm": defaults("haproxy")["haproxy_lb_stats_realm"],
@@ -46,9 +49,23 @@ def test_inventory_values_win_over_the_role_defaults() -> None:
     host = {**M3, "haproxy_lb_port": 8080, "haproxy_lb_stats_port": "8404", "haproxy_lb_stats_user": "ops"}
     got = endpoints(host, "haproxy")
     assert got["url"] == "http://192.168.56.4:8080/"
-    assert got["stats"]["url"].startswith("http://192.168.56.4:8404/")
+    assert got["stats"]["url"].startswith("https://192.168.56.4:8404/")
     assert got["stats"]["user"] == "ops"
     assert got["shares"] is None
+
+
+def test_https_turned_off_is_no_endpoint_and_the_stats_page_is_plain_http() -> None:
+    got = endpoints({**M3, "haproxy_lb_https": False}, "haproxy")
+    assert (got["https_url"], got["host_https_url"]) == (None, None)
+    assert got["stats"]["url"].startswith("http://192.168.56.4:")
+    assert endpoints({**M3, "nginx_lb_https": "no"}, "nginx")["https_url"] is None
+
+
+def test_https_answers_on_its_own_port() -> None:
+    got = endpoints({**M3, "nginx_lb_https_port": 8443}, "nginx")
+    assert got["https_url"] == "https://192.168.56.4:8443/"
+    with pytest.raises(AnsibleFilterError, match="nginx_lb_https_port='x' is not an integer"):
+        endpoints({**M3, "nginx_lb_https_port": "x"}, "nginx")
 
 
 def test_stats_page_turned_off_is_not_an_endpoint() -> None:
@@ -120,7 +137,8 @@ def test_a_pair_of_balancers_answers_on_its_floating_address() -> None:
     got = endpoints({**M3, "lab_vip": "192.168.56.10"}, "haproxy")
     assert (got["address"], got["url"]) == ("192.168.56.10", "http://192.168.56.10:80/")
     assert got["host_url"] == "http://192.168.56.4:80/", "each balancer of the pair is proven on its own address too"
-    assert got["stats"]["url"].startswith("http://192.168.56.4:"), "each balancer keeps its own stats page"
+    assert (got["https_url"], got["host_https_url"]) == ("https://192.168.56.10:443/", "https://192.168.56.4:443/")
+    assert got["stats"]["url"].startswith("https://192.168.56.4:"), "each balancer keeps its own stats page"
     ipvs = endpoints({**M3, "lab_vip": "192.168.56.10", "ipvs_lb_vip": "10.9.9.9"}, "ipvs")
     assert ipvs["address"] == "10.9.9.9", "IPVS answers on its own VIP"
     assert ipvs["host_url"] == ipvs["url"] == "http://10.9.9.9:80/"

@@ -10,6 +10,7 @@ import itertools
 import json
 import random
 import shutil
+import ssl
 import subprocess
 import sys
 import threading
@@ -22,6 +23,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import modules
 import pytest
 from ansible.module_utils.testing import patch_module_args
+from pki import issue, pem
 
 SHARES = {"m1": 2 / 3, "m2": 1 / 3}
 
@@ -30,8 +32,9 @@ fp = modules.load("roles/balancer/library/farm_proof.py")
 
 
 @contextmanager
-def farm(answer: Callable[[], tuple[int, str]]) -> Iterator[str]:
-    """A server on loopback whose every answer is (status, X-Backend) from `answer`; yields its URL."""
+def farm(answer: Callable[[], tuple[int, str]], tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """A server on loopback whose every answer is (status, X-Backend) from `answer`; yields its URL
+    (https with `tls`, the server's context)."""
 
     class Handler(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
@@ -47,10 +50,12 @@ def farm(answer: Callable[[], tuple[int, str]]) -> Iterator[str]:
             pass
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    if tls:
+        server.socket = tls.wrap_socket(server.socket, server_side=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
+        yield f"{'https' if tls else 'http'}://127.0.0.1:{server.server_address[1]}/"
     finally:
         server.shutdown()
         server.server_close()
@@ -222,3 +227,20 @@ def test_requests_go_from_the_network_namespace_named() -> None:
             server.kill()
             server.wait()
         subprocess.run(["ip", "netns", "delete", netns], check=False)
+
+
+def test_https_is_verified_against_the_ca_given_and_never_without(tmp_path) -> None:
+    """The proof of an https URL trusts the lab CA it is given (the dispatcher passes balancer_tls.ca),
+    and a certificate from any other CA fails the request, as it would fail a browser."""
+    ca, ca_key = issue("lab CA", ca=True)
+    leaf, key = issue("m3", ca, ca_key, sans=["127.0.0.1"])
+    (tmp_path / "farm.pem").write_text(pem(leaf) + pem(key))
+    server = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    server.load_cert_chain(tmp_path / "farm.pem")
+    other, _ = issue("another CA", ca=True)
+    with farm(weighted_round_robin(), server) as url:
+        assert fp.prove(url, SHARES, get=fp.getter(pem(ca)))["missing"] == []
+        status, said = fp.getter(pem(other))(url, 2)
+        assert status == 0
+        assert "CERTIFICATE_VERIFY_FAILED" in said
+        assert fp.getter()(url, 2)[0] == 0, "the system's CAs do not know the lab CA"

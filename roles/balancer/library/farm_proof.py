@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ctypes
 import math
+import ssl
 import time
 import urllib.error
 import urllib.request
@@ -47,6 +48,12 @@ options:
     type: str
     default: ""
     description: A network namespace of this host (ip netns) to send the requests from.
+  ca:
+    type: str
+    default: ""
+    description: >-
+      The CA certificate (PEM) that an https URL's certificate must chain to (the lab CA); empty,
+      the system's CAs. Never unverified.
 """
 
 EXAMPLES = r"""
@@ -80,10 +87,16 @@ def request_bound(shares: Mapping[str, float], requests: int, max_requests: int)
     return max(requests, min(max_requests, math.ceil(MISS_EXPONENT / smallest)))
 
 
-def get_backend(url: str, timeout: float) -> tuple[int, str]:
+def getter(ca: str = "") -> Callable[[str, float], tuple[int, str]]:
+    """get_backend that verifies an https URL's certificate against `ca` (PEM), else the system's CAs."""
+    context = ssl.create_default_context(cadata=ca or None)
+    return lambda url, timeout: get_backend(url, timeout, context)
+
+
+def get_backend(url: str, timeout: float, context: ssl.SSLContext | None = None) -> tuple[int, str]:
     """One GET on a new connection: its status and its X-Backend header ('none' without one)."""
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as response:
+        with urllib.request.urlopen(url, timeout=timeout, context=context) as response:
             response.read()
             return response.status, (response.headers.get("X-Backend") or "none").strip()
     except urllib.error.HTTPError as err:
@@ -149,6 +162,7 @@ def main() -> None:
             "retries": {"type": "int", "default": 10},
             "timeout": {"type": "float", "default": 5},
             "netns": {"type": "str", "default": ""},
+            "ca": {"type": "str", "default": ""},
         },
         supports_check_mode=True,
     )
@@ -156,8 +170,9 @@ def main() -> None:
     try:
         if p["netns"]:
             enter_netns(p["netns"])
-        result = prove(p["url"], p["shares"], p["requests"], p["max_requests"], p["retries"], p["timeout"])
-    except (OSError, ValueError) as err:
+        get = getter(p["ca"])
+        result = prove(p["url"], p["shares"], p["requests"], p["max_requests"], p["retries"], p["timeout"], get)
+    except (OSError, ValueError, ssl.SSLError) as err:
         module.fail_json(msg=str(err))
     if result.get("failed"):
         module.fail_json(**result)

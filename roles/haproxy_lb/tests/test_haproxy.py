@@ -1,5 +1,5 @@
-"""HAProxy's own pages and persistence: the stats page behind basic auth, the sticky cookie, the
-servers' state kept across a reload (server-state-file)."""
+"""HAProxy's own pages and persistence: the stats page behind basic auth (over TLS only), the sticky
+cookie (Secure over HTTPS), the servers' state kept across a reload (server-state-file)."""
 
 import csv
 import io
@@ -36,6 +36,27 @@ def test_stats_csv_shows_every_backend_up(stats, farm) -> None:
     rows = csv.DictReader(io.StringIO(reply.body.lstrip("# ")))
     status = {row["svname"]: row["status"] for row in rows if row["pxname"] == "farm"}
     assert {b["name"]: status.get(b["name"]) for b in farm.backends} == {b["name"]: "UP" for b in farm.backends}
+
+
+def test_stats_answers_nothing_in_clear(stats) -> None:
+    """With HTTPS on, the stats page is over TLS only: its password never travels in clear."""
+    if not stats["url"].startswith("https://"):
+        pytest.skip("HTTPS is off (haproxy_lb_https): the stats page is plain HTTP")
+    assert fetch("http://" + stats["url"].removeprefix("https://")).status == 0
+
+
+def test_cookie_is_secure_over_https_only(farm) -> None:
+    https = farm.endpoints["https_url"]
+    if not https:
+        pytest.skip("HTTPS is off (haproxy_lb_https)")
+    name = farm.setting("cookie_name")
+    over_tls = fetch(https).headers.get("Set-Cookie", "")
+    assert over_tls.startswith(f"{name}="), over_tls
+    assert over_tls.endswith("; Secure"), over_tls
+    if not farm.setting("https_redirect"):
+        in_clear = fetch(farm.url).headers.get("Set-Cookie", "")
+        assert in_clear.startswith(f"{name}="), in_clear
+        assert "Secure" not in in_clear, in_clear
 
 
 def test_cookie_keeps_a_client_on_one_backend(farm) -> None:

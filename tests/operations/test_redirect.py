@@ -1,0 +1,44 @@
+"""Plain HTTP sent to HTTPS, and HSTS, turned on and off again on the running farm (molecule/default,
+on HAProxy): a browser that asks for http:// is sent to https:// on the same address, and told to
+keep to HTTPS; the farm behind it answers as before."""
+
+from __future__ import annotations
+
+import urllib.parse
+import urllib.request
+
+import pytest
+from farmcheck import count_backends, fetch
+
+HSTS = 600
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args, **kwargs):
+        return None  # the 301 itself is the answer under test
+
+
+def test_redirect_and_hsts_turned_on_then_off(farm, playbook) -> None:
+    https = farm.endpoints.get("https_url")
+    if farm.balancer != "haproxy" or not https:
+        pytest.skip("turned on and off once, on HAProxy (molecule/default); molecule/roles runs HSTS on both")
+    on = [f"{farm.balancer}_lb_https_redirect=true", f"{farm.balancer}_lb_hsts={HSTS}"]
+    try:
+        playbook("playbooks/balancer.yml", *[a for e in on for a in ("-e", e)])
+        moved = fetch(farm.url + "page?x=1", urllib.request.build_opener(NoRedirect))
+        assert moved.status == 301, moved
+        target = urllib.parse.urlsplit(moved.headers.get("Location", ""))
+        assert (target.scheme, target.hostname, target.path, target.query) == (
+            "https",
+            urllib.parse.urlsplit(https).hostname,
+            "/page",
+            "x=1",
+        ), moved.headers
+        assert moved.headers.get("Strict-Transport-Security") is None, "HSTS is sent over HTTPS only"
+        assert fetch(https).headers.get("Strict-Transport-Security") == f"max-age={HSTS}"
+        # a client that follows the redirect (verifying the chain) still reaches every backend
+        assert set(count_backends(farm.url, 20)) == set(farm.shares)
+    finally:
+        playbook("playbooks/balancer.yml")
+    assert fetch(farm.url, urllib.request.build_opener(NoRedirect)).status == 200
+    assert fetch(https).headers.get("Strict-Transport-Security") is None
