@@ -59,9 +59,14 @@ class Reply:
         return self.headers.get("X-Backend", "?") if self.status == 200 else f"HTTP {self.status}"
 
 
-def fetch(url: str, opener: urllib.request.OpenerDirector | None = None, auth: tuple[str, str] | None = None) -> Reply:
+def fetch(
+    url: str,
+    opener: urllib.request.OpenerDirector | None = None,
+    auth: tuple[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> Reply:
     """One GET; HTTP errors come back as a Reply, connection errors as status 0."""
-    request = urllib.request.Request(url)
+    request = urllib.request.Request(url, headers=headers or {})
     if auth:
         token = base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
         request.add_header("Authorization", f"Basic {token}")

@@ -45,6 +45,7 @@ EXTRA = {
         "_nginx_lb_crt": "/etc/nginx/lbfarm/farm.crt",
         "_nginx_lb_key": "/etc/nginx/lbfarm/farm.key",
         "_nginx_lb_http2_directive": True,
+        "_nginx_lb_ssl_conf_command": True,
     },
     "gobetween": {
         "gobetween_lb_api_password": "not-a-real-one",

@@ -19,7 +19,8 @@ BACKENDS = {"m1": {"lab_address": "192.0.2.2"}, "m2": {"lab_address": "192.0.2.3
 def preflight(tmp_path: Path, balancer: str, m3: dict, m4: dict, **group: object) -> tuple[int, str]:
     inventory = {
         "all": {
-            "vars": {"ansible_connection": "local", "balancer": balancer, **group},
+            # the lab CA of this test's own (roles/tls), not the local lab's
+            "vars": {"ansible_connection": "local", "balancer": balancer, "tls_dir": str(tmp_path / "tls"), **group},
             "children": {
                 "backends": {"hosts": BACKENDS},
                 "balancers": {

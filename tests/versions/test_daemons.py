@@ -111,6 +111,12 @@ def haproxy_said(trees: dict[str, Path]) -> dict[str, str]:
     return {release: said_version(root, ["haproxy", "-v"]) for release, root in trees.items()}
 
 
+@pytest.fixture(scope="session")
+def nginx_said(trees: dict[str, Path]) -> dict[str, str]:
+    """What `nginx -v` says in each release (nginx_lb's tasks/version.yml)."""
+    return {release: said_version(root, ["nginx", "-v"]) for release, root in trees.items()}
+
+
 def interface() -> str:
     """A NIC of this machine other than loopback: keepalived's check refuses a VRRP instance on a NIC
     that does not exist, and the trees share this machine's network."""
@@ -119,11 +125,14 @@ def interface() -> str:
 
 
 @pytest.fixture(scope="session")
-def rendered(tmp_path_factory: pytest.TempPathFactory, haproxy_said: dict[str, str]) -> Path:
+def rendered(
+    tmp_path_factory: pytest.TempPathFactory, haproxy_said: dict[str, str], nginx_said: dict[str, str]
+) -> Path:
     """render.yml's files for every inventory: rendered/INVENTORY/HOST/FILE."""
     out = tmp_path_factory.mktemp("rendered")
     extra = {
         "render_haproxy_versions": haproxy_said,
+        "render_nginx_versions": nginx_said,
         "render_interface": interface(),
         # passwords the inventories take from a vault or a file of the lab: any value renders
         "haproxy_lb_stats_password": "not-a-real-one",
@@ -163,6 +172,21 @@ def where(path: Path, rendered: Path) -> str:
     return str(path.relative_to(rendered))
 
 
+# where the roles put the farm's certificate on the host (haproxy_lb, nginx_lb vars/main.yml)
+CERTIFICATE_FILES = {
+    "farm.pem": "etc/haproxy/certs/farm.pem",
+    "farm.crt": "etc/nginx/lbfarm/farm.crt",
+    "farm.key": "etc/nginx/lbfarm/farm.key",
+}
+
+
+def install_certificate(root: Path, config: Path) -> None:
+    """The certificate rendered beside this configuration, where the daemon loads it from."""
+    for name, inside in CERTIFICATE_FILES.items():
+        (root / inside).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(config.parent / "tls" / name, root / inside)
+
+
 def test_each_release_has_the_versions_this_matrix_promises(trees: dict[str, Path]) -> None:
     commands = {
         "haproxy": ["haproxy", "-v"],
@@ -181,6 +205,8 @@ def test_haproxy_accepts_the_configuration_rendered_from_its_own_version(
     release: str, trees: dict[str, Path], rendered: Path
 ) -> None:
     for path in files(rendered, f"haproxy-{release}.cfg"):
+        assert "ssl crt /etc/haproxy/certs/farm.pem alpn h2,http/1.1" in path.read_text(), "HTTPS is on by default"
+        install_certificate(trees[release], path)
         done = in_tree(trees[release], "haproxy", "-c", "-f", copy_in(trees[release], path, rendered))
         assert done.returncode == 0, f"{release}'s HAProxy on {where(path, rendered)}:\n{done.stdout}{done.stderr}"
 
@@ -194,6 +220,7 @@ def test_idle_close_on_response_only_where_haproxy_knows_it(trees: dict[str, Pat
         for path in files(rendered, f"haproxy-{release}.cfg"):
             assert IDLE_CLOSE in path.read_text(), where(path, rendered)
     for path in files(rendered, "haproxy-bookworm.cfg"):
+        install_certificate(trees["bullseye"], path)
         done = in_tree(trees["bullseye"], "haproxy", "-c", "-f", copy_in(trees["bullseye"], path, rendered))
         assert done.returncode != 0, f"HAProxy 2.2 took {where(path, rendered)}"
         assert "unknown option 'idle-close-on-response'" in done.stdout + done.stderr
@@ -201,7 +228,9 @@ def test_idle_close_on_response_only_where_haproxy_knows_it(trees: dict[str, Pat
 
 @pytest.mark.parametrize("release", RELEASES)
 def test_nginx_accepts_every_rendered_configuration(release: str, trees: dict[str, Path], rendered: Path) -> None:
-    for path in files(rendered, "nginx.conf"):
+    for path in files(rendered, f"nginx-{release}.conf"):
+        assert "ssl_certificate /etc/nginx/lbfarm/farm.crt;" in path.read_text(), "HTTPS is on by default"
+        install_certificate(trees[release], path)
         done = in_tree(trees[release], "nginx", "-t", "-c", copy_in(trees[release], path, rendered))
         assert done.returncode == 0, f"{release}'s nginx on {where(path, rendered)}:\n{done.stderr}"
         assert "test is successful" in done.stderr

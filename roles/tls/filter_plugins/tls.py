@@ -174,7 +174,11 @@ def tls_check(files: Mapping[str, Any], names: Sequence[str], now: str | None = 
         )
     return {
         "pem": "".join(c.public_bytes(serialization.Encoding.PEM).decode() for _, _, c in chain),
-        "key": str(files["key"]["pem"]).strip() + "\n",
+        # written again as one PKCS#8 block: whatever else the file held (EC parameters, blank
+        # lines) stays out of the daemons' files and of HAProxy's runtime API payload
+        "key": key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode(),
         "names": dns + [str(ip) for ip in ips],
         "not_after": leaf.not_valid_after_utc.isoformat(),
         "days_left": (leaf.not_valid_after_utc - moment).days,
