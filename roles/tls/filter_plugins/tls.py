@@ -78,8 +78,13 @@ def _public(item) -> bytes:
 
 
 def _subject(cert: x509.Certificate) -> str:
-    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-    return str(names[0].value) if names else cert.subject.rfc4514_string() or "(no subject)"
+    return _name(cert.subject)
+
+
+def _name(name: x509.Name) -> str:
+    """A name as people read it: its common name, else the whole name."""
+    common = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(common[0].value) if common else name.rfc4514_string() or "(no name)"
 
 
 def _covered(cert: x509.Certificate) -> tuple[list[str], list[Any]]:
@@ -183,7 +188,7 @@ def tls_check(files: Mapping[str, Any], names: Sequence[str], now: str | None = 
         "not_after": leaf.not_valid_after_utc.isoformat(),
         "days_left": (leaf.not_valid_after_utc - moment).days,
         "subject": _subject(leaf),
-        "issuer": _subject(chain[1][2]) if len(chain) > 1 else leaf.issuer.rfc4514_string(),
+        "issuer": _name(leaf.issuer),
         "serial": format(leaf.serial_number, "x"),
         "sha256": leaf.fingerprint(hashes.SHA256()).hex(),
     }
