@@ -6,6 +6,7 @@ import base64
 import collections
 import http.client
 import json
+import socket
 import ssl
 import subprocess
 import sys
@@ -46,6 +47,29 @@ def tls_context() -> ssl.SSLContext:
 def verified_opener(*handlers: urllib.request.BaseHandler) -> urllib.request.OpenerDirector:
     """urllib's opener, verifying https against tls_context()."""
     return urllib.request.build_opener(urllib.request.HTTPSHandler(context=tls_context()), *handlers)
+
+
+def handshake(url: str, context: ssl.SSLContext | None = None, name: str | None = None) -> ssl.SSLSocket:
+    """A TLS connection to an https URL, verified (chain and `name`, else the URL's host)."""
+    parts = urllib.parse.urlsplit(url)
+    raw = socket.create_connection((parts.hostname, parts.port or 443), timeout=10)
+    return (context or tls_context()).wrap_socket(raw, server_hostname=name or parts.hostname)
+
+
+def served_certificate(url: str) -> bytes:
+    """The DER certificate an https URL serves, verified against tls_context()."""
+    with handshake(url) as tls:
+        return tls.getpeercert(binary_form=True)
+
+
+class _NoRedirect(urllib.request.HTTPRedirectHandler):
+    def redirect_request(self, *args: object, **kwargs: object) -> None:
+        return None  # the redirect itself is the answer
+
+
+def no_redirect() -> urllib.request.OpenerDirector:
+    """An opener that returns a 301 as it is, instead of following it."""
+    return verified_opener(_NoRedirect)
 
 
 @dataclass

@@ -4,7 +4,6 @@ the share over HTTPS, what the backends are told, and the redirect and HSTS when
 
 from __future__ import annotations
 
-import socket
 import ssl
 import subprocess
 import urllib.parse
@@ -12,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from cryptography import x509
-from farmcheck import REPO, SHARE_TOLERANCE, count_backends, fetch
+from farmcheck import REPO, SHARE_TOLERANCE, count_backends, fetch, handshake, no_redirect, served_certificate
 
 # sslyze in a venv of its own (make deps, requirements-sslyze.txt)
 SSLYZE = REPO / ".venv" / "sslyze" / "bin" / "sslyze"
@@ -30,30 +29,21 @@ def https(farm) -> urllib.parse.SplitResult:
     return urllib.parse.urlsplit(url)
 
 
-def handshake(https, context: ssl.SSLContext, name: str | None = None) -> ssl.SSLSocket:
-    raw = socket.create_connection((https.hostname, https.port), timeout=10)
-    return context.wrap_socket(raw, server_hostname=name or https.hostname)
-
-
-def served_certificate(https, farm) -> x509.Certificate:
-    with handshake(https, ssl.create_default_context(cafile=farm.ca_file)) as tls:
-        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True))
-
-
 def test_the_chain_verifies_to_the_lab_ca_for_every_name_and_address(https, farm) -> None:
-    names = served_certificate(https, farm).extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    served = x509.load_der_x509_certificate(served_certificate(https.geturl()))
+    names = served.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     covered = [str(n) for n in names.get_values_for_type(x509.DNSName) + names.get_values_for_type(x509.IPAddress)]
     assert https.hostname in covered
     assert farm.balancer_host in covered
     context = ssl.create_default_context(cafile=farm.ca_file)  # hostname and chain checked
     for name in covered:
-        with handshake(https, context, name) as tls:
+        with handshake(https.geturl(), context, name) as tls:
             assert tls.version() in ("TLSv1.2", "TLSv1.3")
 
 
 def test_a_client_without_the_lab_ca_refuses_the_certificate(https) -> None:
     with pytest.raises(ssl.SSLCertVerificationError):
-        handshake(https, ssl.create_default_context()).close()  # the system's CAs only
+        handshake(https.geturl(), ssl.create_default_context()).close()  # the system's CAs only
 
 
 @pytest.mark.filterwarnings("ignore:ssl.TLSVersion.TLSv1:DeprecationWarning")
@@ -63,7 +53,7 @@ def test_tls_1_0_and_1_1_are_refused(https, farm, version) -> None:
     context.set_ciphers("ALL:@SECLEVEL=0")  # this client would offer them; the balancer must not take them
     context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
     with pytest.raises(ssl.SSLError) as refused:
-        handshake(https, context).close()
+        handshake(https.geturl(), context).close()
     # the balancer's own alert, not this client giving up
     assert "TLSV1_ALERT_PROTOCOL_VERSION" in str(refused.value), refused.value
 
@@ -72,17 +62,17 @@ def test_tls_1_0_and_1_1_are_refused(https, farm, version) -> None:
 def test_tls_1_2_and_1_3_are_accepted(https, farm, version) -> None:
     context = ssl.create_default_context(cafile=farm.ca_file)
     context.minimum_version = context.maximum_version = getattr(ssl.TLSVersion, version)
-    with handshake(https, context) as tls:
+    with handshake(https.geturl(), context) as tls:
         assert tls.version() == version.replace("_", ".")
 
 
 def test_alpn_gives_http2_and_http_1_1(https, farm) -> None:
     context = ssl.create_default_context(cafile=farm.ca_file)
     context.set_alpn_protocols(["h2", "http/1.1"])
-    with handshake(https, context) as tls:
+    with handshake(https.geturl(), context) as tls:
         assert tls.selected_alpn_protocol() == "h2"
     context.set_alpn_protocols(["http/1.1"])
-    with handshake(https, context) as tls:
+    with handshake(https.geturl(), context) as tls:
         assert tls.selected_alpn_protocol() == "http/1.1"
 
 
@@ -119,13 +109,7 @@ def test_backends_are_told_how_the_client_came(https, farm) -> None:
 
 
 def test_plain_http_is_redirected_to_https_only_when_turned_on(https, farm) -> None:
-    import urllib.request
-
-    class NoRedirect(urllib.request.HTTPRedirectHandler):
-        def redirect_request(self, *args, **kwargs):
-            return None
-
-    reply = fetch(farm.url, urllib.request.build_opener(NoRedirect))
+    reply = fetch(farm.url, no_redirect())
     if farm.setting("https_redirect"):
         assert reply.status == 301, reply
         assert reply.headers.get("Location", "").startswith(f"https://{https.hostname}"), reply.headers

@@ -5,17 +5,11 @@ keep to HTTPS; the farm behind it answers as before."""
 from __future__ import annotations
 
 import urllib.parse
-import urllib.request
 
 import pytest
-from farmcheck import count_backends, fetch
+from farmcheck import count_backends, fetch, no_redirect
 
 HSTS = 600
-
-
-class NoRedirect(urllib.request.HTTPRedirectHandler):
-    def redirect_request(self, *args, **kwargs):
-        return None  # the 301 itself is the answer under test
 
 
 def test_redirect_and_hsts_turned_on_then_off(farm, playbook) -> None:
@@ -25,7 +19,7 @@ def test_redirect_and_hsts_turned_on_then_off(farm, playbook) -> None:
     on = [f"{farm.balancer}_lb_https_redirect=true", f"{farm.balancer}_lb_hsts={HSTS}"]
     try:
         playbook("playbooks/balancer.yml", *[a for e in on for a in ("-e", e)])
-        moved = fetch(farm.url + "page?x=1", urllib.request.build_opener(NoRedirect))
+        moved = fetch(farm.url + "page?x=1", no_redirect())
         assert moved.status == 301, moved
         target = urllib.parse.urlsplit(moved.headers.get("Location", ""))
         assert (target.scheme, target.hostname, target.path, target.query) == (
@@ -40,5 +34,5 @@ def test_redirect_and_hsts_turned_on_then_off(farm, playbook) -> None:
         assert set(count_backends(farm.url, 20)) == set(farm.shares)
     finally:
         playbook("playbooks/balancer.yml")
-    assert fetch(farm.url, urllib.request.build_opener(NoRedirect)).status == 200
+    assert fetch(farm.url, no_redirect()).status == 200
     assert fetch(https).headers.get("Strict-Transport-Security") is None

@@ -5,13 +5,11 @@ request. HAProxy takes it through its runtime API (no reload), nginx by a gracef
 
 from __future__ import annotations
 
-import socket
 import ssl
-import urllib.parse
 
 import pytest
 from cryptography import x509
-from farmcheck import PACED_RATE
+from farmcheck import PACED_RATE, served_certificate
 from loadcheck import Load
 
 WORKERS = 4
@@ -19,15 +17,6 @@ WORKERS = 4
 # takes the certificate without one (nothing); nginx closes its idle kept-alive connections on
 # reload, and a request sent on one as it closes fails (at most one per connection).
 LOST_PER_CONNECTION = {"haproxy": 0, "nginx": 1}
-
-
-def served_serial(url: str, context: ssl.SSLContext) -> int:
-    parts = urllib.parse.urlsplit(url)
-    with (
-        socket.create_connection((parts.hostname, parts.port), timeout=10) as raw,
-        context.wrap_socket(raw, server_hostname=parts.hostname) as tls,
-    ):
-        return x509.load_der_x509_certificate(tls.getpeercert(binary_form=True)).serial_number
 
 
 def haproxy_pid(farm) -> str:
@@ -41,7 +30,7 @@ def test_a_new_certificate_goes_live_under_load_without_a_lost_request(farm, pla
     if not url or farm.balancer not in LOST_PER_CONNECTION:
         pytest.skip(f"{farm.balancer} does not terminate HTTPS in lbfarm")
     context = ssl.create_default_context(cafile=farm.ca_file)
-    before = served_serial(url, context)
+    before = x509.load_der_x509_certificate(served_certificate(url)).serial_number
     pid_before = haproxy_pid(farm) if farm.balancer == "haproxy" else None
     (farm.ca_file.parent / "farm.crt").unlink()  # roles/tls issues a new one from the lab CA
     with (
@@ -50,7 +39,7 @@ def test_a_new_certificate_goes_live_under_load_without_a_lost_request(farm, pla
     ):
         run = playbook("playbooks/balancer.yml")
         kept_result, fresh_result = kept.stop(), fresh.stop()
-    after = served_serial(url, context)
+    after = x509.load_der_x509_certificate(served_certificate(url)).serial_number
     report(f"certificate rotation on {farm.balancer}, kept-alive ({run.seconds:.0f} s play)", kept_result.summary())
     report(f"certificate rotation on {farm.balancer}, a handshake per request", fresh_result.summary())
     assert after != before, "the balancer still serves the old certificate"
