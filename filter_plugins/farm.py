@@ -261,7 +261,8 @@ def farm_endpoints(
     itself, its own address on a pair); <name>_lb_https with _https_port is the same over HTTPS
     (https_url, host_https_url), and then the stats page is over TLS too; <name>_lb_stats with
     _stats_port, _stats_uri, _stats_user, _stats_realm is a stats page on the host's address;
-    <name>_lb_api with _api_bind and _api_user is an API on the host itself.
+    <name>_lb_api with _api_bind and _api_user is an API on the host itself, over TLS too when the
+    balancer serves HTTPS.
     """
     settings = farm_settings(host_vars, adapter)
     balancer = adapter["name"]
@@ -286,7 +287,7 @@ def farm_endpoints(
         "https_url": f"https://{vip or address}:{https}/" if https else None,
         "host_https_url": f"https://{host_address}:{https}/" if https else None,
         "stats": _stats(host, balancer, address, settings),
-        "api": _api(host, settings),
+        "api": _api(host, balancer, settings),
         "shares": farm_shares(backends) if backends else None,
     }
 
@@ -311,10 +312,12 @@ def _stats(host: str, balancer: str, address: str, settings: Mapping[str, Any]) 
     }
 
 
-def _api(host: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+def _api(host: str, balancer: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
     if not _is_on(settings.get("api")) or not settings.get("api_bind"):
         return None
-    return {"url": f"http://{settings['api_bind']}/", "user": settings.get("api_user"), "host": host}
+    # as the stats page: a balancer that serves HTTPS serves its API over TLS only (gobetween's [api.tls])
+    scheme = "https" if _https_port(host, balancer, settings) else "http"
+    return {"url": f"{scheme}://{settings['api_bind']}/", "user": settings.get("api_user"), "host": host}
 
 
 def farm_refusal(result: Mapping[str, Any] | None) -> str:

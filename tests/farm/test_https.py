@@ -1,6 +1,10 @@
 """HTTPS at the balancer, as a browser and a TLS scanner see it: the chain to the lab CA for every
 name and address, TLS 1.2 and 1.3 only, HTTP/2 by ALPN, Mozilla's intermediate profile (sslyze),
-the share over HTTPS, what the backends are told, and the redirect and HSTS when turned on."""
+the share over HTTPS, what the backends are told, and the redirect and HSTS when turned on.
+
+gobetween ends TLS at L4 (it forwards the bytes, reads no HTTP): no ALPN, nothing told to the
+backends, no redirect or HSTS; and Go's crypto/tls, which it does not let choose curves, also
+offers P-521, outside Mozilla's profile."""
 
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ from farmcheck import REPO, SHARE_TOLERANCE, count_backends, fetch, handshake, n
 
 # sslyze in a venv of its own (make deps, requirements-sslyze.txt)
 SSLYZE = REPO / ".venv" / "sslyze" / "bin" / "sslyze"
+# balancers that end TLS without reading HTTP (roles/gobetween_lb: protocol "tls")
+L4 = {"gobetween"}
 
 
 @pytest.fixture(scope="module")
@@ -22,6 +28,7 @@ def https(farm) -> urllib.parse.SplitResult:
     url = farm.endpoints.get("https_url")
     if not url:
         pytest.skip(f"{farm.balancer} does not terminate HTTPS in lbfarm")
+    farm.require_running_balancer()
     if farm.lab_client:
         # this machine has no route to the VM lab's segment; the proof of every run sends its
         # HTTPS requests from the lab client, verified against the lab CA
@@ -68,6 +75,12 @@ def test_tls_1_2_and_1_3_are_accepted(https, farm, version) -> None:
 
 def test_alpn_gives_http2_and_http_1_1(https, farm) -> None:
     context = ssl.create_default_context(cafile=farm.ca_file)
+    if farm.balancer in L4:
+        # gobetween sets no NextProtos: Go's crypto/tls then answers no ALPN, and the client speaks HTTP/1.1
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        with handshake(https.geturl(), context) as tls:
+            assert tls.selected_alpn_protocol() is None
+        return
     context.set_alpn_protocols(["h2", "http/1.1"])
     with handshake(https.geturl(), context) as tls:
         assert tls.selected_alpn_protocol() == "h2"
@@ -89,6 +102,14 @@ def test_sslyze_finds_mozilla_intermediate_compliance(https, farm) -> None:
         timeout=300,
     )
     said = scan.stdout + scan.stderr
+    if farm.balancer in L4:
+        # gobetween has no curves option: Go's defaults add P-521 to the profile's X25519, P-256 and P-384,
+        # the one thing sslyze should find outside the profile
+        assert f"{https.hostname}:{https.port}: FAILED - Not compliant." in said, said[-3000:]
+        issues = [line.strip() for line in said.splitlines() if line.strip().startswith("* ")]
+        assert len(issues) == 1, issues
+        assert issues[0].startswith("* tls_curves: TLS curves {'secp521r1'} are supported"), issues
+        return
     assert f"{https.hostname}:{https.port}: OK - Compliant." in said, said[-3000:]
     assert scan.returncode == 0, said[-3000:]
 
@@ -102,6 +123,8 @@ def test_share_follows_weights_over_https(https, farm) -> None:
 
 def test_backends_are_told_how_the_client_came(https, farm) -> None:
     """X-Forwarded-Proto is set by the balancer, whatever the client sent (Apache echoes it)."""
+    if farm.balancer in L4:
+        pytest.skip(f"{farm.balancer} forwards the bytes (L4): it cannot tell the backends how the client came")
     assert fetch(farm.endpoints["https_url"]).headers.get("X-Forwarded-Proto") == "https"
     forged = {"X-Forwarded-Proto": "https"}
     if not farm.setting("https_redirect"):
@@ -109,6 +132,8 @@ def test_backends_are_told_how_the_client_came(https, farm) -> None:
 
 
 def test_plain_http_is_redirected_to_https_only_when_turned_on(https, farm) -> None:
+    if farm.balancer in L4:
+        pytest.skip(f"{farm.balancer} sends no HTTP of its own (L4): no redirect")
     reply = fetch(farm.url, no_redirect())
     if farm.setting("https_redirect"):
         assert reply.status == 301, reply
@@ -118,6 +143,8 @@ def test_plain_http_is_redirected_to_https_only_when_turned_on(https, farm) -> N
 
 
 def test_hsts_is_sent_over_https_only_when_turned_on(https, farm) -> None:
+    if farm.balancer in L4:
+        pytest.skip(f"{farm.balancer} adds no header (L4): no HSTS")
     hsts = int(farm.setting("hsts") or 0)
     over_tls = fetch(farm.endpoints["https_url"]).headers.get("Strict-Transport-Security")
     assert over_tls == (f"max-age={hsts}" if hsts else None)

@@ -27,8 +27,11 @@ def haproxy_pid(farm) -> str:
 
 def test_a_new_certificate_goes_live_under_load_without_a_lost_request(farm, playbook, report) -> None:
     url = farm.endpoints.get("https_url")
-    if not url or farm.balancer not in LOST_PER_CONNECTION:
+    if not url:
         pytest.skip(f"{farm.balancer} does not terminate HTTPS in lbfarm")
+    if farm.balancer not in LOST_PER_CONNECTION:
+        # gobetween reads its certificate as it starts: a new one goes live by a restart, every connection cut
+        pytest.skip(f"{farm.balancer} takes a new certificate by restarting, which cuts every connection: not measured")
     context = ssl.create_default_context(cafile=farm.ca_file)
     before = x509.load_der_x509_certificate(served_certificate(url)).serial_number
     pid_before = haproxy_pid(farm) if farm.balancer == "haproxy" else None

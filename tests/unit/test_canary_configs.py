@@ -49,6 +49,9 @@ EXTRA = {
     },
     "gobetween": {
         "gobetween_lb_api_password": "not-a-real-one",
+        "_gobetween_lb_tls": TLS,
+        "_gobetween_lb_crt": "/etc/gobetween/farm.crt",
+        "_gobetween_lb_key": "/etc/gobetween/farm.key",
         "_gobetween_lb_static_list": gobetween.gobetween_lb_static_list(farm.farm_backends(list(LAB), LAB)),
     },
 }
@@ -69,6 +72,7 @@ def render(balancer: str, **overrides) -> str:
         to_json=json.dumps,
         gobetween_go_string=gobetween.gobetween_go_string,
         gobetween_toml_string=gobetween.gobetween_toml_string,
+        gobetween_lb_tls_ciphers=gobetween.gobetween_lb_tls_ciphers,
     )
     return env.from_string((role / "templates" / TEMPLATES[balancer]).read_text()).render(variables)
 
@@ -131,10 +135,13 @@ def test_nginx_canary_listens_on_the_side_port_with_its_own_pid_file() -> None:
     assert "lbfarm_access.log" not in canary
 
 
-def test_gobetween_canary_binds_the_side_port_without_api_or_metrics() -> None:
+def test_gobetween_canary_binds_the_side_port_without_api_metrics_or_https() -> None:
     live, canary = tomllib.loads(render("gobetween")), tomllib.loads(render("gobetween", lbfarm_canary_port=CANARY))
     assert live["servers"]["farm"]["bind"] == "0.0.0.0:80"
+    assert live["servers"]["farm_tls"]["bind"] == "0.0.0.0:443"
     assert canary["servers"]["farm"]["bind"] == f"0.0.0.0:{CANARY}"
+    # gobetween binds without SO_REUSEPORT: a canary on 443 could not start beside the live one
+    assert list(canary["servers"]) == ["farm"]
     live_on = render("gobetween", gobetween_lb_api=True, gobetween_lb_metrics=True)
     canary_on = tomllib.loads(
         render("gobetween", gobetween_lb_api=True, gobetween_lb_metrics=True, lbfarm_canary_port=CANARY)
@@ -147,6 +154,7 @@ def test_gobetween_canary_binds_the_side_port_without_api_or_metrics() -> None:
     assert not canary["api"]["enabled"]
     assert not canary["metrics"]["enabled"]
     assert "basic_auth" not in canary["api"]
+    assert "tls" not in canary_on["api"]
     assert canary["servers"]["farm"]["discovery"] == live["servers"]["farm"]["discovery"]
 
 

@@ -78,11 +78,25 @@ def test_nginx_has_no_stats_page_and_no_api() -> None:
     assert (got["url"], got["stats"], got["api"]) == ("http://192.168.56.4:80/", None, None)
 
 
-def test_gobetween_api_is_on_the_balancer_host() -> None:
+def test_gobetween_api_is_on_the_balancer_host_over_tls_while_it_serves_https() -> None:
     got = endpoints(M3, "gobetween")
     bind, user = defaults("gobetween")["gobetween_lb_api_bind"], defaults("gobetween")["gobetween_lb_api_user"]
-    assert got["api"] == {"url": f"http://{bind}/", "user": user, "host": "m3"}
+    # gobetween_lb_https is on by default: [api.tls], the password never in clear
+    assert got["api"] == {"url": f"https://{bind}/", "user": user, "host": "m3"}
+    assert endpoints({**M3, "gobetween_lb_https": False}, "gobetween")["api"]["url"] == f"http://{bind}/"
     assert endpoints({**M3, "gobetween_lb_api": False}, "gobetween")["api"] is None
+
+
+def test_gobetween_answers_over_https_on_its_own_port() -> None:
+    https_port = defaults("gobetween")["gobetween_lb_https_port"]
+    got = endpoints(M3, "gobetween")
+    assert got["url"] == "http://192.168.56.4:80/"
+    assert got["https_url"] == got["host_https_url"] == f"https://192.168.56.4:{https_port}/"
+    assert endpoints({**M3, "gobetween_lb_https_port": 8443}, "gobetween")["https_url"] == "https://192.168.56.4:8443/"
+    off = endpoints({**M3, "gobetween_lb_https": "no"}, "gobetween")
+    assert (off["https_url"], off["host_https_url"]) == (None, None)
+    with pytest.raises(AnsibleFilterError, match="gobetween_lb_https_port=70000"):
+        endpoints({**M3, "gobetween_lb_https_port": 70000}, "gobetween")
 
 
 def test_ipvs_answers_on_its_vip() -> None:

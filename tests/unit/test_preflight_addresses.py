@@ -72,3 +72,29 @@ def test_two_balancers_on_their_own_addresses_or_a_floating_one_pass(tmp_path: P
     assert rc == 0, out
     rc, out = preflight(tmp_path, balancer, {}, {}, lab_vip="192.0.2.20", haproxy_lb_stats_password="x" * 12)
     assert rc == 0, out
+
+
+# gobetween checks its whole configuration on the controller, its HTTPS server with it: roles/balancer's
+# preflight publishes the farm's certificate (tls.yml) before the adapter's checks run.
+GOBETWEEN = {"gobetween_lb_api_password": "not-a-real-password", "gobetween_lb_install_binary": False}
+
+
+def test_gobetween_with_https_passes(tmp_path: Path) -> None:
+    rc, out = preflight(tmp_path, "gobetween", {}, {}, **GOBETWEEN)
+    assert rc == 0, out
+
+
+def test_gobetween_https_on_the_farm_s_port_is_refused_naming_host_and_variables(tmp_path: Path) -> None:
+    rc, out = preflight(tmp_path, "gobetween", {"gobetween_lb_https_port": 80}, {}, **GOBETWEEN)
+    assert rc != 0, out
+    assert (
+        "m3: gobetween.toml would be wrong: servers.farm_tls: bind='0.0.0.0:80' is on the port of servers.farm's "
+        "bind='0.0.0.0:80' (gobetween exits: net.Listen: address already in use) (set by gobetween_lb_bind_address "
+        "and gobetween_lb_https_port)"
+    ) in out, out
+
+
+def test_an_https_port_is_no_side_port_for_the_canary(tmp_path: Path) -> None:
+    rc, out = preflight(tmp_path, "gobetween", {"gobetween_lb_https_port": 8079}, {}, **GOBETWEEN)
+    assert rc != 0, out
+    assert "m3: balancer_canary_port=8079 is a port the farm uses (80, 8079, 8888)" in out, out

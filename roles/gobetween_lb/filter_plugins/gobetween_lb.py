@@ -25,8 +25,9 @@ DOCUMENTATION = r"""
   short_description: List what is wrong with a gobetween TOML configuration
   description:
     - "Parses the text as TOML and checks it against what gobetween 0.8.1 (and 0.8.0: the same rules,
-      but for initial_status, new in 0.8.1) does with each value when it starts. Returns a list of
-      messages, each naming the key and the value; an empty list means the configuration is sound.
+      but for initial_status, new in 0.8.1, and the TLS names: 0.8.0 has no tls1.3, no TLS 1.3 or
+      ChaCha20 suites, and still ssl3 and prefer_server_ciphers) does with each value when it starts.
+      Returns a list of messages, each naming the key and the value; an empty list means the configuration is sound.
       With a mapping of dotted keys to what sets them (the role's _gobetween_lb_toml_variables), each
       message about such a key ends with (set by VARIABLE), text that is not TOML too (by its line)."
     - "C(gobetween_toml_string) writes any text as a TOML basic string (quotes, backslashes and control
@@ -42,23 +43,40 @@ DOCUMENTATION = r"""
       quote, a backslash escape Go does not know), probe_strategy other than starts_with or regexp,
       probe_recv_len with starts_with or without it with regexp, initial_status other than healthy or
       unhealthy, protocol other than tcp, udp or tls, balance other than the six methods, failpolicy
-      other than keeplast or setempty (manager/manager.go prepareConfig);
+      other than keeplast or setempty, protocol tls without a tls section, a tls section without both
+      cert_path and key_path (or acme_hosts) (manager/manager.go prepareConfig);
       a server bind or an enabled API bind that net.SplitHostPort refuses (server/tcp/server.go Listen,
-      api/api.go Start), or whose port is past 65535; an empty API basic_auth login (gin's BasicAuth
-      panics); no server at all (main.go waits on nothing: Go reports a deadlock)."
+      api/api.go Start), or whose port is past 65535; two servers, or a server and the enabled API, on
+      one TCP port (the second net.Listen fails: address already in use); an enabled API whose [api.tls]
+      lacks cert_path or key_path (api/api.go Start: gin's RunTLS cannot open it, log.Fatal); an empty
+      API basic_auth login (gin's BasicAuth panics); no server at all (main.go waits on nothing: Go
+      reports a deadlock)."
     - "Refused because gobetween would silently read them as something else: unknown keys (ignored),
       static_list entries outside its grammar (skipped, utils/parsers/backend.go) or with a weight or
       priority past int64 (read as 1), client/backend idle and connection timeouts ParseDuration refuses
       (read as 0, no timeout; utils/time.go ParseDurationOrDefault), fails or passes below 1 (read as 1),
       a negative max_connections (every client refused) or negative durations (every check or connection
-      times out at once), an empty static_list, and a metrics bind that is not host:port (gobetween only
-      logs the error)."
+      times out at once), an empty static_list, a metrics bind that is not host:port or that a server or
+      the API takes (gobetween only logs the error); in a tls section, a min_version or max_version
+      gobetween does not name (utils/tls/tls.go MapVersion reads it as 0: Go's default), a min_version
+      above the max_version (Go's crypto/tls then refuses every client), a cipher name gobetween does not
+      know (utils/tls/tls.go MapCiphers skips it; with none it knows left, Go's crypto/tls gets an empty
+      list and takes no TLS 1.2 client) or a TLS 1.3 suite (Go's crypto/tls reads the list for TLS 1.0 to
+      1.2 only: ignored); a tls section on a udp server (server/udp ignores it)."
     - "Stricter than gobetween, lbfarm's own rules: a bind port must be a number from 1 to 65535 (Go also
-      takes 0 and service names); a basic_auth password must not be empty."
-    - "Not covered: whether a bind address exists on the host or is free (net.Listen at start-up), TOML
-      syntax only burntsushi/toml v0.3.1 reads differently from TOML 1.0 (lbfarm's template writes
-      neither), probe_recv as a regexp (RE2; lbfarm writes starts_with), the udp, tls, sni, access,
-      proxy_protocol, acme and profiler sections and discovery kinds other than static (lbfarm writes none)."
+      takes 0 and service names); a basic_auth password must not be empty; a tls section's min_version is
+      not below tls1.2 (Mozilla's intermediate profile, which every balancer of the farm follows)."
+    - "Not covered: whether a bind address exists on the host or is free of other programs (net.Listen at
+      start-up), whether cert_path and key_path exist on the host, are readable by gobetween's user and
+      hold a matching pair (tls.LoadX509KeyPair at start-up: gobetween exits; lbfarm writes them from the
+      certificate roles/tls checked on the controller), TOML syntax only burntsushi/toml v0.3.1 reads
+      differently from TOML 1.0 (lbfarm's template writes neither), probe_recv as a regexp (RE2; lbfarm
+      writes starts_with), acme_hosts and the acme, udp, backends_tls, sni, access, proxy_protocol and
+      profiler sections, and discovery kinds other than static (lbfarm writes none)."
+    - "C(gobetween_lb_tls_ciphers) maps the farm's TLS 1.2 ciphers (OpenSSL's names, as roles/tls
+      publishes Mozilla's intermediate profile in balancer_tls.ciphers) to the names gobetween's
+      utils/tls/tls.go knows; finite-field DHE suites, which Go's crypto/tls does not implement, are
+      left out; any other name it cannot map is refused, naming the variable and the value."
     - "C(gobetween_lb_static_list) renders the list from C(farm_backends) as static_list entries
       (host:port weight=N priority=N; a backup is priority 2, a backend that is not ready is left out,
       backend_max_conns is refused: the grammar has no per-backend cap)."
@@ -72,6 +90,10 @@ EXAMPLES = r"""
 - ansible.builtin.assert:
     that: _config | gobetween_config_errors(_gobetween_lb_toml_variables) | length == 0
     fail_msg: "{{ _config | gobetween_config_errors(_gobetween_lb_toml_variables) }}"
+
+# the farm's TLS 1.2 ciphers in gobetween's names (the DHE ones left out: Go has none)
+ciphers = {{ balancer_tls.ciphers | gobetween_lb_tls_ciphers | to_json }}
+# ["TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256", ...]
 
 # any text as a TOML string, its errors naming the variable
 password = {{ gobetween_lb_api_password | gobetween_toml_string('gobetween_lb_api_password') }}
@@ -125,6 +147,10 @@ SERVER_KEYS = {
     "healthcheck",
 }
 DISCOVERY_KEYS = {"kind", "failpolicy", "interval", "timeout", "static_list"}
+# a server's [tls] (src/config/config.go Tls and tlsCommon; 0.8.1 dropped prefer_server_ciphers) and the API's
+# [api.tls] (ApiTlsConfig: the certificate only, Go's defaults for the rest)
+TLS_KEYS = {"acme_hosts", "cert_path", "key_path", "ciphers", "min_version", "max_version", "session_tickets"}
+API_TLS_KEYS = {"cert_path", "key_path"}
 HEALTHCHECK_KEYS = {
     "kind",
     "interval",
@@ -142,6 +168,43 @@ HEALTHCHECK_KEYS = {
     "exec_expected_negative_output",
 }
 BALANCES = {"weight", "leastconn", "roundrobin", "leastbandwidth", "iphash", "iphash1"}
+# The names gobetween maps to Go's crypto/tls (src/utils/tls/tls.go: versions, suites); any other name maps to 0:
+# no bound for a version (Go's default: TLS 1.2 to 1.3 for a server built with Go 1.22 or later, as 0.8.1 is),
+# nothing for a cipher (MapCiphers skips it). 0.8.1 dropped ssl3 and added tls1.3 and the TLS 1.3 suites.
+TLS_VERSIONS = {"tls1": 0x0301, "tls1.1": 0x0302, "tls1.2": 0x0303, "tls1.3": 0x0304}
+# Mozilla's intermediate profile: TLS 1.2 at least (lbfarm's own rule, every balancer of the farm follows it)
+TLS_LOWEST = "tls1.2"
+# TLS 1.0 to 1.2 suites, each with OpenSSL's name for it (how roles/tls publishes the farm's profile)
+TLS12_SUITES = {
+    "TLS_RSA_WITH_RC4_128_SHA": "RC4-SHA",
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": "DES-CBC3-SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA": "AES128-SHA",
+    "TLS_RSA_WITH_AES_256_CBC_SHA": "AES256-SHA",
+    "TLS_RSA_WITH_AES_128_CBC_SHA256": "AES128-SHA256",
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": "AES128-GCM-SHA256",
+    "TLS_RSA_WITH_AES_256_GCM_SHA384": "AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA": "ECDHE-ECDSA-RC4-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": "ECDHE-ECDSA-AES128-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": "ECDHE-ECDSA-AES256-SHA",
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA": "ECDHE-RSA-RC4-SHA",
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA": "ECDHE-RSA-DES-CBC3-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": "ECDHE-RSA-AES128-SHA",
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": "ECDHE-RSA-AES256-SHA",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256": "ECDHE-ECDSA-AES128-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256": "ECDHE-RSA-AES128-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": "ECDHE-RSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": "ECDHE-ECDSA-AES128-GCM-SHA256",
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": "ECDHE-RSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": "ECDHE-ECDSA-AES256-GCM-SHA384",
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-RSA-CHACHA20-POLY1305",
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": "ECDHE-ECDSA-CHACHA20-POLY1305",
+}
+OPENSSL_SUITES = {openssl: go for go, openssl in TLS12_SUITES.items()}
+# TLS 1.3 suites: gobetween maps them, but Go's crypto/tls takes no TLS 1.3 suite from Config.CipherSuites (it
+# always offers these three, which are Mozilla's)
+TLS13_SUITES = {"TLS_AES_128_GCM_SHA256", "TLS_AES_256_GCM_SHA384", "TLS_CHACHA20_POLY1305_SHA256"}
+# Finite-field Diffie-Hellman: in Mozilla's intermediate profile, in neither gobetween's table nor Go's crypto/tls
+_NO_DHE = ("DHE-", "EDH-", "TLS_DHE_")
 PROTOCOLS = {"tcp", "udp", "tls"}
 # logrus.ParseLevel (lower-cased first)
 LOG_LEVELS = {"panic", "fatal", "error", "warn", "warning", "info", "debug", "trace"}
@@ -161,6 +224,12 @@ TYPES: dict[str, dict[str, str]] = {
         **dict.fromkeys(("discovery", "healthcheck"), _TABLE),
     },
     "discovery": {**dict.fromkeys(("kind", "failpolicy", "interval", "timeout"), _STR), "static_list": _STRINGS},
+    "tls": {
+        **dict.fromkeys(("cert_path", "key_path", "min_version", "max_version"), _STR),
+        **dict.fromkeys(("acme_hosts", "ciphers"), _STRINGS),
+        "session_tickets": _BOOL,
+    },
+    "api.tls": dict.fromkeys(API_TLS_KEYS, _STR),
     "healthcheck": {
         **dict.fromkeys(("fails", "passes", "probe_recv_len"), _INT),
         **dict.fromkeys(HEALTHCHECK_KEYS - {"fails", "passes", "probe_recv_len"}, _STR),
@@ -530,8 +599,20 @@ def _server(name: str, server: Any) -> list[str]:
         errors += _bind(where, "bind", server["bind"])
     else:
         errors.append(f"{where}: bind is required (gobetween exits)")
-    if (server.get("protocol") or "tcp") not in PROTOCOLS:
+    protocol = server.get("protocol") or "tcp"
+    if protocol not in PROTOCOLS:
         errors.append(f"{where}: protocol={server['protocol']!r} is not one of {sorted(PROTOCOLS)} (gobetween exits)")
+    tls = server.get("tls")
+    if isinstance(tls, Mapping):
+        errors += _tls(f"{where}.tls", tls)
+        if protocol == "udp":
+            # server/server.go New gives udp to server/udp, which never reads Tls
+            errors.append(f"{where}: the tls section does nothing with protocol='udp' (gobetween would ignore it)")
+    elif protocol == "tls":
+        # manager.go prepareConfig, case "tls"
+        errors.append(
+            f"{where}: protocol='tls' needs a tls section (gobetween exits: \"Need tls section for tls protocol\")"
+        )
     if (server.get("balance") or "weight") not in BALANCES:
         errors.append(f"{where}: balance={server['balance']!r} is not one of {sorted(BALANCES)} (gobetween exits)")
     if isinstance(server.get("max_connections"), int) and server["max_connections"] < 0:
@@ -547,6 +628,107 @@ def _server(name: str, server: Any) -> list[str]:
     errors += _discovery(f"{where}.discovery", discovery)
     if isinstance(server.get("healthcheck"), Mapping):
         errors += _healthcheck(f"{where}.healthcheck", server["healthcheck"])
+    return errors
+
+
+def _tls(where: str, tls: Mapping[str, Any]) -> list[str]:
+    """A server's [tls] section, as manager.go prepareConfig and utils/tls/tls.go MakeTlsConfig read it."""
+    errors = _unknown(where, tls, TLS_KEYS) + _types(where, tls, TYPES["tls"])
+    # manager.go prepareConfig: "if (len(server.Tls.AcmeHosts) == 0) && ((server.Tls.KeyPath == "") || ...)"
+    if not tls.get("acme_hosts"):
+        errors += [
+            f"{where}: {key} is required: a tls section needs both cert_path and key_path, or acme_hosts "
+            '(gobetween exits: "tls requires specify either acme hosts or both key and cert paths")'
+            for key in ("cert_path", "key_path")
+            if not tls.get(key)
+        ]
+    errors += _tls_versions(where, tls)
+    ciphers = tls.get("ciphers")
+    if isinstance(ciphers, list):
+        errors += [error for name in ciphers if isinstance(name, str) and (error := _cipher(where, name))]
+    return errors
+
+
+def _tls_versions(where: str, tls: Mapping[str, Any]) -> list[str]:
+    """min_version and max_version through utils/tls/tls.go MapVersion: a name it lacks is 0, Go's default."""
+    errors = []
+    for key, bound in (("min_version", "lowest"), ("max_version", "highest")):
+        value = tls.get(key)
+        if isinstance(value, str) and value and value not in TLS_VERSIONS:
+            hint = " (its names are lower case)" if value.lower() in TLS_VERSIONS else ""
+            hint = " (0.8.1 dropped ssl3)" if value == "ssl3" else hint
+            errors.append(
+                f"{where}: {key}={value!r} is not one of {', '.join(TLS_VERSIONS)}{hint} (gobetween would read it "
+                f"as no {bound} version at all: Go's default)"
+            )
+    low, high = (TLS_VERSIONS.get(str(tls.get(key))) for key in ("min_version", "max_version"))
+    if low and high and low > high:
+        # Go's crypto/tls supportedVersions is then empty: "tls: client offered only unsupported versions"
+        errors.append(
+            f"{where}: min_version={tls['min_version']!r} is above max_version={tls['max_version']!r} "
+            "(Go's crypto/tls would refuse every client)"
+        )
+    if low and low < TLS_VERSIONS[TLS_LOWEST]:
+        errors.append(
+            f"{where}: min_version={tls['min_version']!r} lets TLS 1.0 or 1.1 in: use {TLS_LOWEST} or tls1.3 "
+            "(lbfarm's own rule: Mozilla's intermediate profile)"
+        )
+    return errors
+
+
+def _cipher(where: str, name: str) -> str:
+    """One name of ciphers, through utils/tls/tls.go MapCiphers; '' when Go's crypto/tls uses it."""
+    if name in TLS12_SUITES:
+        return ""
+    if name in TLS13_SUITES:
+        # Go's crypto/tls Config.cipherSuites: the list is for TLS 1.0 to 1.2, matched against the suites of those
+        return (
+            f"{where}: ciphers: {name!r} is a TLS 1.3 suite, which Go's crypto/tls never takes from the list (TLS 1.3 "
+            "always offers its three suites; the list is for TLS 1.0 to 1.2): Go would ignore it; leave it out"
+        )
+    hint = f": OpenSSL's name for {OPENSSL_SUITES[name]}" if name in OPENSSL_SUITES else ""
+    # MapCiphers returns an empty, not a nil, list when it knows none of the names: Go's crypto/tls then has no
+    # TLS 1.2 suite at all (Config.cipherSuites takes nil alone as its defaults)
+    return (
+        f"{where}: ciphers: {name!r} is no cipher suite gobetween knows{hint} (gobetween would skip it: "
+        "utils/tls/tls.go MapCiphers; with no name it knows left, no TLS 1.2 client could connect)"
+    )
+
+
+def _listeners(config: Mapping[str, Any]) -> list[str]:
+    """Two TCP listeners of one file on one port: the second net.Listen fails ("address already in use").
+
+    manager.go Initialize starts the servers (a failed Listen is FATAL), then metrics/metrics.go Start (which
+    only logs) and api/api.go Start (log.Fatal). An empty host, 0.0.0.0 and :: listen on every address.
+    """
+    servers = config.get("servers")
+    binds = [
+        (f"servers.{name}", server.get("bind"), True)
+        for name, server in (servers.items() if isinstance(servers, Mapping) else [])
+        if isinstance(server, Mapping) and server.get("protocol") != "udp"
+    ]
+    for section, fatal in (("api", True), ("metrics", False)):
+        table = config.get(section)
+        if isinstance(table, Mapping) and table.get("enabled") is True:
+            binds.append((f"[{section}]", table.get("bind"), fatal))
+    listeners: list[tuple[str, str, str, int, bool]] = []  # where, bind, host ("" for every address), port, fatal
+    for where, bind, fatal in binds:
+        try:
+            host, port = go_split_host_port(bind) if isinstance(bind, str) else ("", "")
+        except ValueError:
+            continue  # reported by _bind
+        if port.isascii() and port.isdigit():
+            listeners.append((where, bind, "" if host in ("0.0.0.0", "::") else host, int(port), fatal))
+    errors = []
+    for i, (where, bind, host, port, fatal) in enumerate(listeners):
+        for other, other_bind, other_host, other_port, other_fatal in listeners[:i]:
+            if port == other_port and (host == other_host or "" in (host, other_host)):
+                consequence = "gobetween exits" if fatal and other_fatal else "gobetween exits, or serves no metrics"
+                errors.append(
+                    f"{where}: bind={bind!r} is on the port of {other}'s bind={other_bind!r} "
+                    f"({consequence}: net.Listen: address already in use)"
+                )
+                break
     return errors
 
 
@@ -573,10 +755,22 @@ def _globals(config: Mapping[str, Any]) -> list[str]:
             errors.append("[api.basic_auth]: login must not be empty (gin's BasicAuth panics: gobetween exits)")
         if not auth.get("password"):
             errors.append("[api.basic_auth]: password must not be empty")
+    api_tls = api.get("tls")
+    if isinstance(api_tls, Mapping):
+        errors += _unknown("[api.tls]", api_tls, API_TLS_KEYS)
+        errors += _types("[api.tls]", api_tls, TYPES["api.tls"])
+        if api.get("enabled") is True:
+            # api/api.go Start: app.RunTLS(bind, CertPath, KeyPath), log.Fatal on its error (open : no such file)
+            errors += [
+                f"[api.tls]: {key} is required (gobetween exits: gin's RunTLS cannot open an empty path)"
+                for key in sorted(API_TLS_KEYS)
+                if not api_tls.get(key)
+            ]
     return errors
 
 
 _WHERE_KEY = re.compile(r"^\[?([\w.-]+)\]?: (\w+)")  # "[api.basic_auth]: password ...", "servers.farm: bind ..."
+_OTHER_BIND = re.compile(r"is on the port of \[?([\w.-]+)\]?'s bind=")  # the listener a bind collides with
 _TOML_LINE = re.compile(r"\(at line (\d+)")
 _TOML_SECTION = re.compile(r"^\s*\[+\s*([^\]]+?)\s*\]+\s*(#.*)?$")
 _TOML_KEY = re.compile(r"^\s*([A-Za-z0-9_.-]+)\s*=")
@@ -595,7 +789,11 @@ def _toml_path_at(text: str, lineno: int) -> str:
 
 
 def _named(error: str, path: str, variables: Mapping[str, str]) -> str:
-    return f"{error} (set by {variables[path]})" if path in variables else error
+    named = f"{error} (set by {variables[path]})" if path in variables else error
+    other = _OTHER_BIND.search(error)
+    if other and f"{other.group(1)}.bind" in variables:  # a collision: what set the other listener too
+        named += f" ({other.group(1)}'s bind set by {variables[other.group(1) + '.bind']})"
+    return named
 
 
 def gobetween_config_errors(text: str, variables: Mapping[str, str] | None = None) -> list[str]:
@@ -619,6 +817,7 @@ def gobetween_config_errors(text: str, variables: Mapping[str, str] | None = Non
     else:
         for name, server in servers.items():
             errors += _server(name, server)
+    errors += _listeners(config)
     return [_named(e, ".".join(m.groups()) if (m := _WHERE_KEY.match(e)) else "", variables) for e in errors]
 
 
@@ -711,6 +910,36 @@ def gobetween_lb_health_window(settings: Mapping[str, Any], host: str) -> float:
     return interval * max(fails, passes) + timeout
 
 
+def gobetween_lb_tls_ciphers(ciphers: Any, variable: str = "balancer_tls.ciphers") -> list[str]:
+    """The farm's TLS 1.2 ciphers (OpenSSL's names, colon-separated or a list) in gobetween's names.
+
+    Mozilla's intermediate profile, as roles/tls publishes it, ends with three finite-field DHE suites: neither
+    gobetween's table (utils/tls/tls.go suites) nor Go's crypto/tls has them, so they are left out. A name that
+    is neither one gobetween knows (in OpenSSL's spelling or its own) nor DHE is refused: a cipher dropped in
+    silence is a profile nobody chose.
+    """
+    names = ciphers.split(":") if isinstance(ciphers, str) else ciphers
+    if not isinstance(names, list) or not all(isinstance(name, str) for name in names):
+        raise AnsibleFilterError(f"{variable}={ciphers!r} must be cipher names, colon-separated or as a list")
+    mapped = []
+    for name in (name.strip() for name in names):
+        if not name or name.startswith(_NO_DHE):
+            continue
+        go = OPENSSL_SUITES.get(name) or (name if name in TLS12_SUITES else None)
+        if go is None:
+            raise AnsibleFilterError(
+                f"{variable}={ciphers!r}: {name!r} is no TLS 1.2 cipher suite gobetween knows "
+                "(src/utils/tls/tls.go: ECDHE or RSA key exchange with AES, ChaCha20, 3DES or RC4)"
+            )
+        if go not in mapped:
+            mapped.append(go)
+    if not mapped:
+        raise AnsibleFilterError(
+            f"{variable}={ciphers!r}: no cipher gobetween knows is left (gobetween would fall back on Go's defaults)"
+        )
+    return mapped
+
+
 class FilterModule:
     """Ansible entry point."""
 
@@ -721,4 +950,5 @@ class FilterModule:
             "gobetween_toml_string": gobetween_toml_string,
             "gobetween_lb_static_list": gobetween_lb_static_list,
             "gobetween_lb_health_window": gobetween_lb_health_window,
+            "gobetween_lb_tls_ciphers": gobetween_lb_tls_ciphers,
         }

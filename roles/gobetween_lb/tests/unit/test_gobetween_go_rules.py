@@ -7,6 +7,7 @@ below are the same in Go 1.23's sources, read for these tests.
 from __future__ import annotations
 
 import re
+import ssl
 
 import modules
 import pytest
@@ -193,3 +194,64 @@ def test_split_host_port_reads_what_go_reads(hostport: str, parts: tuple[str, st
 def test_split_host_port_refuses_what_go_refuses(hostport: str, reason: str) -> None:
     with pytest.raises(ValueError, match=reason):
         go_split_host_port(hostport)
+
+
+# --- the TLS names: gobetween 0.8.1 src/utils/tls/tls.go (versions, suites; MapVersion and MapCiphers give 0 for
+# a name they lack) and the code points of Go's crypto/tls constants they map to (crypto/tls cipher_suites.go)
+
+GO_CODE_POINTS = {
+    "TLS_RSA_WITH_RC4_128_SHA": 0x0005,
+    "TLS_RSA_WITH_3DES_EDE_CBC_SHA": 0x000A,
+    "TLS_RSA_WITH_AES_128_CBC_SHA": 0x002F,
+    "TLS_RSA_WITH_AES_256_CBC_SHA": 0x0035,
+    "TLS_RSA_WITH_AES_128_CBC_SHA256": 0x003C,
+    "TLS_RSA_WITH_AES_128_GCM_SHA256": 0x009C,
+    "TLS_RSA_WITH_AES_256_GCM_SHA384": 0x009D,
+    "TLS_ECDHE_ECDSA_WITH_RC4_128_SHA": 0xC007,
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA": 0xC009,
+    "TLS_ECDHE_ECDSA_WITH_AES_256_CBC_SHA": 0xC00A,
+    "TLS_ECDHE_RSA_WITH_RC4_128_SHA": 0xC011,
+    "TLS_ECDHE_RSA_WITH_3DES_EDE_CBC_SHA": 0xC012,
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA": 0xC013,
+    "TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA": 0xC014,
+    "TLS_ECDHE_ECDSA_WITH_AES_128_CBC_SHA256": 0xC023,
+    "TLS_ECDHE_RSA_WITH_AES_128_CBC_SHA256": 0xC027,
+    "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256": 0xC02F,
+    "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256": 0xC02B,
+    "TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384": 0xC030,
+    "TLS_ECDHE_ECDSA_WITH_AES_256_GCM_SHA384": 0xC02C,
+    "TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA8,
+    "TLS_ECDHE_ECDSA_WITH_CHACHA20_POLY1305_SHA256": 0xCCA9,
+}
+
+
+def test_the_names_are_those_gobetween_0_8_1_maps() -> None:
+    # tls.go versions: tls1 to tls1.3 (0.8.1 dropped ssl3, added tls1.3), Go's VersionTLS10..13
+    assert gobetween.TLS_VERSIONS == {"tls1": 0x0301, "tls1.1": 0x0302, "tls1.2": 0x0303, "tls1.3": 0x0304}
+    # tls.go suites: the 22 of TLS 1.0 to 1.2 and the three of TLS 1.3 (0.8.1 added those and ChaCha20)
+    assert set(gobetween.TLS12_SUITES) == set(GO_CODE_POINTS)
+    assert sorted(gobetween.TLS13_SUITES) == [
+        "TLS_AES_128_GCM_SHA256",
+        "TLS_AES_256_GCM_SHA384",
+        "TLS_CHACHA20_POLY1305_SHA256",
+    ]
+
+
+def test_openssl_names_are_those_of_the_same_code_points() -> None:
+    """Each OpenSSL name the table gives is the suite of gobetween's name, by IANA code point, as far as this
+    machine's OpenSSL still has it (OpenSSL 3 builds leave RC4 and 3DES out)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.set_ciphers("ALL:@SECLEVEL=0")
+    local = {cipher["name"]: cipher["id"] & 0xFFFF for cipher in context.get_ciphers()}
+    checked = {go: openssl for go, openssl in gobetween.TLS12_SUITES.items() if openssl in local}
+    assert {go: local[openssl] for go, openssl in checked.items()} == {go: GO_CODE_POINTS[go] for go in checked}
+    assert len(checked) >= 16, checked  # every AES suite at least: the profile's among them
+
+
+@pytest.mark.parametrize("name", ["DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "EDH-RSA-DES-CBC3-SHA"])
+def test_finite_field_dhe_is_in_neither_gobetween_nor_go(name: str) -> None:
+    # Mozilla's intermediate profile lists them; Go's crypto/tls implements no DHE key exchange
+    assert name not in gobetween.OPENSSL_SUITES
+    assert gobetween.gobetween_lb_tls_ciphers(f"ECDHE-RSA-AES128-GCM-SHA256:{name}") == [
+        "TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256"
+    ]

@@ -114,4 +114,5 @@ def test_the_filters_are_exposed() -> None:
         "gobetween_toml_string",
         "gobetween_lb_static_list",
         "gobetween_lb_health_window",
+        "gobetween_lb_tls_ciphers",
     }
