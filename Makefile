@@ -6,7 +6,7 @@ SHELL := /bin/bash
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
 SUDO := $(shell [ "$$(id -u)" -eq 0 ] || echo sudo)
-APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk \
+APT_PACKAGES := docker.io debootstrap debian-archive-keyring python3-venv apache2-utils wrk nghttp2-client \
 	qemu-system-x86 qemu-utils vde2 openssh-client e2fsprogs iputils-ping curl keepalived mmdebstrap
 REPORTS := $(CURDIR)/reports
 export PATH := $(BIN):$(PATH)

@@ -32,7 +32,7 @@ DOCUMENTATION = r"""
 EXAMPLES = r"""
 _balancer_contract: "{{ lookup('balancers') }}"
 # {'haproxy': {'name': 'haproxy', 'role': 'haproxy_lb', 'unit': 'haproxy', 'files': ['/etc/haproxy/haproxy.cfg'],
-#              'reload': 'reloaded', 'reuseport': True, 'in_kernel': False, 'health_checks': True,
+#              'reload': 'reloaded', 'reuseport': True, 'in_kernel': False, 'health_checks': True, 'http2': True,
 #              'canary': {'argv': [...], 'user': 'root', 'properties': []}, 'dropin': '[Service]...',
 #              'variables': ['backends', 'port', ...], 'defaults': {'port': 80, ...}}, ...}
 _haproxy: "{{ lookup('balancers', 'haproxy') }}"
@@ -58,6 +58,7 @@ KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "reuseport": (bool, False),
     "in_kernel": (bool, False),
     "health_checks": (bool, False),
+    "http2": (bool, False),
     "canary": ((dict, type(None)), None),
     "dropin": (str, ""),
 }

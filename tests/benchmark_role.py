@@ -43,8 +43,9 @@ def targets(
     variants: Sequence[Mapping[str, Any]] = (),
     path: str = "/",
     direct: bool = True,
+    tls_loads: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """bench_targets as the role calls it: its farms, each where _benchmark_farm_urls says the farm answers."""
     farms = bench.bench_farms(balancers, variants)
     urls = role_var("_benchmark_farm_urls", balancer_host, _benchmark_farms=farms)
-    return bench.bench_targets(backends, farms, dict(urls), path, direct)
+    return bench.bench_targets(backends, farms, dict(urls), path, direct, tls_loads)

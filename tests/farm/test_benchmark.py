@@ -21,6 +21,7 @@ def report(farm, playbook, tmp_path_factory) -> dict:
         "benchmark_balancers": [farm.balancer],
         "benchmark_rounds": 1,
         "benchmark_requests": 300,
+        "benchmark_handshake_requests": 300,
         "benchmark_warmup_requests": 50,
         "benchmark_concurrency": 10,
         # the farm runs its balancer already: no site.yml, as make bench after make lab
@@ -36,17 +37,51 @@ def targets(report: dict) -> dict[str, dict]:
     return {t["name"]: t for t in report["run"]["targets"]}
 
 
+def over_tls(farm) -> set[str]:
+    """The balancer's loads over TLS: keep-alive HTTPS, a handshake per request, HTTP/2; where it serves HTTPS."""
+    if not farm.endpoints.get("https_url"):
+        return set()
+    return {f"{farm.balancer} https", f"{farm.balancer} TLS handshakes", f"{farm.balancer} h2"}
+
+
 def test_benchmark_loads_each_backend_and_the_balancer(report, farm) -> None:
-    assert set(targets(report)) == {f"{b['name']} direct" for b in farm.backends} | {farm.balancer}
+    expected = {f"{b['name']} direct" for b in farm.backends} | {farm.balancer} | over_tls(farm)
+    assert set(targets(report)) == expected
     for name, target in targets(report).items():
         assert target["requests_per_second"], f"{name} served nothing: {target['errors']}"
-    assert [s["ab"]["complete_requests"] for s in report["run"]["samples"]] == [300] * len(targets(report))
+    assert [s["load"]["complete_requests"] for s in report["run"]["samples"]] == [300] * len(targets(report))
 
 
 def test_benchmark_counts_no_failed_request_through_the_balancer(report, farm) -> None:
-    through = targets(report)[farm.balancer]
-    assert (through["failed_requests"], through["non_2xx"]) == (0, 0), report["markdown"]
+    for name in {farm.balancer} | over_tls(farm):
+        through = targets(report)[name]
+        assert (through["failed_requests"], through["non_2xx"]) == (0, 0), report["markdown"]
     assert all(t["non_2xx"] == 0 for t in targets(report).values()), report["markdown"]
+
+
+def test_benchmark_loads_over_tls_what_a_browser_negotiates(report, farm) -> None:
+    if not over_tls(farm):
+        pytest.skip(f"{farm.balancer} does not terminate HTTPS in lbfarm: plain HTTP only")
+    by = targets(report)
+    # ab and h2load negotiate TLS 1.3 with the balancer, and h2load HTTP/2 by ALPN
+    for mode in ("https", "TLS handshakes", "h2"):
+        (negotiated,) = by[f"{farm.balancer} {mode}"]["tls"]
+        assert negotiated.startswith("TLSv1.3 TLS_"), negotiated
+    assert by[f"{farm.balancer} h2"]["application_protocol"] == ["h2"]
+    # each load over TLS is weighed against the balancer's plain HTTP of the same round
+    assert all(by[name]["ratio_to_http"]["median"] > 0 for name in over_tls(farm))
+    assert "Over TLS, each load beside its balancer's plain HTTP" in report["markdown"]
+    assert f"- {farm.balancer} https kept " in report["markdown"]
+
+
+def test_benchmark_reads_the_balancers_cpu_per_tls_handshake(report, farm) -> None:
+    if not over_tls(farm):
+        pytest.skip(f"{farm.balancer} does not terminate HTTPS in lbfarm: plain HTTP only")
+    handshakes = targets(report)[f"{farm.balancer} TLS handshakes"]
+    assert handshakes["cpu_us_per_request"]["balancer"]["median"] > 0
+    # no keep-alive: each of its requests came on a new connection
+    (sample,) = [s for s in report["run"]["samples"] if s["name"] == handshakes["name"]]
+    assert (sample["load"]["keepalive_requests"], sample["load"]["complete_requests"]) == (0, 300)
 
 
 def test_benchmark_started_on_the_running_farm_without_a_switch(report) -> None:

@@ -40,11 +40,11 @@ def run(rounds: int = 3) -> dict:
             samples.append(bench.bench_sample(step, error="apr_socket_recv: Connection refused (111)"))
             continue
         sample = copy.deepcopy(bench.bench_sample(step, ab, counters("before"), counters("after")))
-        sample["ab"]["requests_per_second"] *= (
+        sample["load"]["requests_per_second"] *= (
             1 + 0.1 * step["round"] + (0.5 if step["target"]["kind"] == "direct" else 0)
         )
         if step["target"]["kind"] == "direct":
-            sample["ab"]["percentiles_ms"]["50"] = 0.0  # ab's "0 ms": under its 1 ms resolution
+            sample["load"]["percentiles_ms"]["50"] = 0.0  # ab's "0 ms": under its 1 ms resolution
         samples.append(sample)
     return bench.bench_summary(
         {"started": "2026-11-24 07:00", "rounds": rounds, "command": "ab -k", "samples": samples}
@@ -104,7 +104,7 @@ def test_a_target_that_never_served_is_marked_failed() -> None:
     summary = run(rounds=1)
     for sample in summary["samples"]:
         if sample["name"] == "nginx":
-            sample["ab"] = {"ok": False, "error": "refused"}
+            sample["load"] = {"ok": False, "error": "refused"}
     summary = bench.bench_summary({**summary, "samples": summary["samples"]})
     fig = load_module().figure(summary)
     assert "FAILED" in [t.get_text() for t in fig.axes[0].texts]

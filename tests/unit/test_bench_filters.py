@@ -73,7 +73,59 @@ def test_unreadable_wrk_duration_is_an_error() -> None:
         bench.bench_parse_wrk(sample("wrk_ok.txt").replace("7.11ms ", "7.11parsecs "))
 
 
-@pytest.mark.parametrize("parser", [bench.bench_parse_ab, bench.bench_parse_wrk])
+def test_ab_over_tls_gives_the_protocol_and_cipher() -> None:
+    ab = bench.bench_parse_ab(sample("ab_tls.txt"))
+    assert (ab["ok"], ab["complete_requests"], ab["failed_requests"], ab["keepalive_requests"]) == (True, 2000, 0, 2000)
+    assert ab["tls"] == "TLSv1.2 ECDHE-ECDSA-AES256-GCM-SHA384"
+    assert "tls_handshake" not in ab["failed_breakdown"]
+
+
+def test_ab_counts_a_failed_tls_handshake_as_complete_so_it_is_added_to_the_failed() -> None:
+    # ab -f TLS1.3 against a server without TLS 1.3: ab says 10 complete and 0 failed
+    text = sample("ab_tls_refused.txt")
+    assert "Failed requests:        0" in text
+    assert "Complete requests:      10" in text
+    ab = bench.bench_parse_ab(text)
+    assert (ab["failed_requests"], ab["failed_breakdown"]["tls_handshake"]) == (10, 10)
+    assert ab == {**ab, "ok": False, "error": "every TLS handshake failed (tlsv1 alert protocol version)"}
+    # some failed among many served: counted, and the load stands
+    some = bench.bench_parse_ab(sample("ab_tls.txt") + "SSL handshake failed (1).\n" * 3)
+    assert (some["ok"], some["failed_requests"], some["failed_breakdown"]["tls_handshake"]) == (True, 3, 3)
+
+
+def test_h2load_report_is_parsed() -> None:
+    h2 = bench.bench_parse_h2load(sample("h2load_ok.txt"))
+    assert h2 == {
+        "ok": True,
+        "tool": "h2load",
+        "complete_requests": 2000,
+        "failed_requests": 0,
+        "failed_breakdown": {"errored": 0, "timeout": 0, "not_done": 0},
+        "non_2xx": 0,
+        "requests_per_second": float(
+            next(line for line in sample("h2load_ok.txt").splitlines() if line.startswith("finished in"))
+            .split(", ")[1]
+            .split()[0]
+        ),
+        "mean_latency_ms": h2["mean_latency_ms"],
+        "percentiles_ms": {},
+        "application_protocol": "h2",
+        "tls": "TLSv1.2 ECDHE-ECDSA-AES128-GCM-SHA256",
+    }
+    assert 0 < h2["mean_latency_ms"] < 1000
+
+
+def test_h2load_counts_3xx_to_5xx_as_non_2xx_and_no_success_as_a_failed_load() -> None:
+    h2 = bench.bench_parse_h2load(sample("h2load_3xx.txt"))
+    assert (h2["ok"], h2["non_2xx"], h2["failed_requests"]) == (True, 200, 0)
+    assert bench.bench_parse_h2load(sample("h2load_refused.txt")) == {
+        "ok": False,
+        "error": "no request succeeded (200 failed, 200 errored, 0 timed out)",
+    }
+    assert bench.bench_parse_h2load("") == {"ok": False, "error": "no output"}
+
+
+@pytest.mark.parametrize("parser", [bench.bench_parse_ab, bench.bench_parse_wrk, bench.bench_parse_h2load])
 def test_parsers_want_text(parser) -> None:
     with pytest.raises(AnsibleFilterError, match="expects the text"):
         parser(None)
@@ -84,6 +136,7 @@ BACKENDS = [
     {"name": "m2", "address": "10.0.0.3", "port": 8080},
 ]
 M3 = {"inventory_hostname": "m3", "lab_address": "10.0.0.4"}
+TLS = ["https", "handshakes", "h2"]
 
 
 def test_targets_are_direct_backends_then_balancers_then_variants() -> None:
@@ -91,23 +144,67 @@ def test_targets_are_direct_backends_then_balancers_then_variants() -> None:
     variants.append({"name": "nginx on 8080", "balancer": "nginx", "vars": {"nginx_lb_port": 8080}})
     targets = role_targets(BACKENDS, M3, ["nginx", "haproxy"], variants, "/swap.html")
     assert targets == [
-        {"name": "m1 direct", "kind": "direct", "url": "http://10.0.0.2:80/swap.html"},
-        {"name": "m2 direct", "kind": "direct", "url": "http://10.0.0.3:8080/swap.html"},
-        {"name": "nginx", "kind": "balancer", "url": "http://10.0.0.4:80/swap.html", "vars": {"balancer": "nginx"}},
-        {"name": "haproxy", "kind": "balancer", "url": "http://10.0.0.4:80/swap.html", "vars": {"balancer": "haproxy"}},
+        {"name": "m1 direct", "kind": "direct", "mode": "http", "url": "http://10.0.0.2:80/swap.html"},
+        {"name": "m2 direct", "kind": "direct", "mode": "http", "url": "http://10.0.0.3:8080/swap.html"},
+        {
+            "name": "nginx",
+            "kind": "balancer",
+            "mode": "http",
+            "farm": "nginx",
+            "url": "http://10.0.0.4:80/swap.html",
+            "vars": {"balancer": "nginx"},
+        },
+        {
+            "name": "haproxy",
+            "kind": "balancer",
+            "mode": "http",
+            "farm": "haproxy",
+            "url": "http://10.0.0.4:80/swap.html",
+            "vars": {"balancer": "haproxy"},
+        },
         {
             "name": "nginx keepalive 3",
             "kind": "balancer",
+            "mode": "http",
+            "farm": "nginx keepalive 3",
             "url": "http://10.0.0.4:80/swap.html",
             "vars": {"nginx_lb_keepalive": 3, "balancer": "nginx"},
         },
         {
             "name": "nginx on 8080",
             "kind": "balancer",
+            "mode": "http",
+            "farm": "nginx on 8080",
             "url": "http://10.0.0.4:8080/swap.html",
             "vars": {"nginx_lb_port": 8080, "balancer": "nginx"},
         },
     ]
+
+
+def test_each_balancer_that_serves_https_is_loaded_over_tls_too() -> None:
+    host = {**M3, "haproxy_lb_https_port": 8443}
+    targets = role_targets(BACKENDS, host, ["nginx", "haproxy", "gobetween", "ipvs"], [], "/swap.html", False, TLS)
+    assert [(t["name"], t["mode"], t["farm"], t["url"]) for t in targets] == [
+        ("nginx", "http", "nginx", "http://10.0.0.4:80/swap.html"),
+        ("nginx https", "https", "nginx", "https://10.0.0.4:443/swap.html"),
+        ("nginx TLS handshakes", "handshakes", "nginx", "https://10.0.0.4:443/swap.html"),
+        ("nginx h2", "h2", "nginx", "https://10.0.0.4:443/swap.html"),
+        ("haproxy", "http", "haproxy", "http://10.0.0.4:80/swap.html"),
+        ("haproxy https", "https", "haproxy", "https://10.0.0.4:8443/swap.html"),
+        ("haproxy TLS handshakes", "handshakes", "haproxy", "https://10.0.0.4:8443/swap.html"),
+        ("haproxy h2", "h2", "haproxy", "https://10.0.0.4:8443/swap.html"),
+        # gobetween terminates TLS at L4, without ALPN: no HTTP/2
+        ("gobetween", "http", "gobetween", "http://10.0.0.4:80/swap.html"),
+        ("gobetween https", "https", "gobetween", "https://10.0.0.4:443/swap.html"),
+        ("gobetween TLS handshakes", "handshakes", "gobetween", "https://10.0.0.4:443/swap.html"),
+        # IPVS forwards TCP and terminates no TLS: plain HTTP only
+        ("ipvs", "http", "ipvs", "http://192.168.100.1:80/swap.html"),  # its VIP
+    ]
+    # whether the farm serves is asked over plain HTTP: the load tools do not verify the certificate
+    assert {t["probe_url"] for t in targets if t["mode"] != "http"} == {"http://10.0.0.4:80/swap.html"}
+    # a balancer with HTTPS turned off is loaded over plain HTTP only
+    off = role_targets(BACKENDS, {**M3, "nginx_lb_https": False}, ["nginx"], [], "/", False, TLS)
+    assert [t["name"] for t in off] == ["nginx"]
 
 
 def test_ipvs_is_loaded_on_its_vip() -> None:
@@ -125,6 +222,7 @@ def test_targets_without_direct_backends() -> None:
         ({"path": "swap.html"}, "must start with /"),
         ({"variants": [{"name": "x"}]}, "needs a name and a balancer"),
         ({"variants": [{"name": "nginx", "balancer": "nginx"}]}, "target names must differ"),
+        ({"tls_loads": ["http3"]}, "benchmark_tls_loads has 'http3': use some of https, handshakes, h2"),
     ],
 )
 def test_bad_targets_are_errors(kwargs: dict, message: str) -> None:

@@ -76,9 +76,10 @@ def test_the_role_finds_where_the_farm_answers_for_each_farm() -> None:
     farms = bench.bench_farms(["nginx", "ipvs"], [VARIANT])
     urls = role_var("_benchmark_farm_urls", {**M3, "ipvs_lb_vip": "10.0.1.1"}, _benchmark_farms=farms)
     assert dict(urls) == {
-        "nginx": "http://10.0.0.4:80/",
-        "ipvs": "http://10.0.1.1:80/",
-        "nginx on 8080": "http://10.0.0.4:8080/",
+        "nginx": {"url": "http://10.0.0.4:80/", "https_url": "https://10.0.0.4:443/", "http2": True},
+        # IPVS forwards TCP: no HTTPS of its own
+        "ipvs": {"url": "http://10.0.1.1:80/", "https_url": None, "http2": False},
+        "nginx on 8080": {"url": "http://10.0.0.4:8080/", "https_url": "https://10.0.0.4:443/", "http2": True},
     }
     assert dict(role_var("_benchmark_farm_urls", M3, _benchmark_farms=[])) == {}
 
@@ -89,6 +90,8 @@ def test_targets_take_each_farms_url_and_the_page() -> None:
     assert target == {
         "name": "nginx",
         "kind": "balancer",
+        "mode": "http",
+        "farm": "nginx",
         "url": "http://10.0.0.4:80/swap.html",
         "vars": farms[0]["vars"],
     }

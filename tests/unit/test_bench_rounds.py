@@ -27,8 +27,8 @@ def sample(name: str) -> str:
     return (DATA / name).read_text()
 
 
-def targets(balancers=("nginx", "haproxy"), direct=True) -> list[dict]:
-    return role_targets(BACKENDS, M3, list(balancers), [], "/swap.html", direct)
+def targets(balancers=("nginx", "haproxy"), direct=True, tls=()) -> list[dict]:
+    return role_targets(BACKENDS, M3, list(balancers), [], "/swap.html", direct, tls)
 
 
 def plan(rounds: int = 3, **kwargs) -> list[dict]:
@@ -239,7 +239,7 @@ def haproxy_step() -> dict:
 
 def test_sample_gives_cpu_per_request_per_component() -> None:
     s = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), registered("before"), registered("after"))
-    assert s["ab"]["complete_requests"] == 2000
+    assert s["load"]["complete_requests"] == 2000
     # client 0.005 + 0.013 s; m3 haproxy 56 004 µs; m1 118 150 + m2 73 907 µs, over 2000 requests
     assert s["cpu_us_per_request"] == {"client": 9.0, "balancer": 28.0, "backends": 96.03}
     assert s["cpu_us_per_request_by_unit"] == {"m3 haproxy": 28.0, "m1 apache2": 59.08, "m2 apache2": 36.95}
@@ -300,7 +300,7 @@ def test_each_backends_share_of_the_work_through_a_balancer() -> None:
 
 def test_a_load_that_did_not_run_is_a_failed_sample() -> None:
     s = bench.bench_sample(haproxy_step(), error="site.yml failed (rc 2)")
-    assert s["ab"] == {"ok": False, "error": "site.yml failed (rc 2)"}
+    assert s["load"] == {"ok": False, "error": "site.yml failed (rc 2)"}
     assert s["cpu_us_per_request"] == {"client": None, "balancer": None, "backends": None}
 
 
@@ -330,7 +330,7 @@ def fake(name: str, rnd: int, block: int, rps: float, balancer_us: float | None 
     kind = "direct" if name.endswith("direct") else "balancer"
     s.update(name=name, kind=kind, round=rnd, block=block, balancer=None if kind == "direct" else name, **extra)
     s["index"] = {"m1 direct": 0, "m2 direct": 1, "nginx": 2, "haproxy": 3}.get(name, 4)
-    s["ab"]["requests_per_second"] = rps
+    s["load"]["requests_per_second"] = rps
     s["cpu_us_per_request"]["balancer"] = balancer_us if kind != "direct" else None
     return s
 
@@ -391,9 +391,9 @@ def test_a_block_whose_direct_path_is_slower_does_not_raise_its_balancer() -> No
 
 def test_failed_and_non_2xx_are_summed_and_failures_listed() -> None:
     samples = run_of(CLEAR)["samples"]
-    samples[2]["ab"] = {**samples[2]["ab"], "failed_requests": 3, "non_2xx": 2}
-    samples[8]["ab"] = {**samples[8]["ab"], "failed_requests": 1}
-    samples[14]["ab"] = {"ok": False, "error": "apr_socket_recv: Connection refused (111)"}
+    samples[2]["load"] = {**samples[2]["load"], "failed_requests": 3, "non_2xx": 2}
+    samples[8]["load"] = {**samples[8]["load"], "failed_requests": 1}
+    samples[14]["load"] = {"ok": False, "error": "apr_socket_recv: Connection refused (111)"}
     nginx = next(t for t in bench.bench_summary({"samples": samples})["targets"] if t["name"] == "nginx")
     assert (nginx["failed_requests"], nginx["non_2xx"], nginx["rounds"]) == (4, 2, 2)
     assert nginx["errors"] == ["apr_socket_recv: Connection refused (111)"]
@@ -505,7 +505,7 @@ def test_summary_needs_samples() -> None:
 def test_a_load_with_a_backend_out_of_rotation_is_left_out_of_the_medians() -> None:
     samples = run_of(CLEAR)["samples"]
     # nginx's round-2 load went to m1 alone, and fast: it must not move nginx's figures or the verdict
-    samples[8]["ab"] = {**samples[8]["ab"], "requests_per_second": 11500, "failed_requests": 2}
+    samples[8]["load"] = {**samples[8]["load"], "requests_per_second": 11500, "failed_requests": 2}
     samples[8]["backend_shares"] = {"m1 apache2": 0.96, "m2 apache2": 0.04}
     run = bench.bench_summary({"samples": samples})
     nginx = next(t for t in run["targets"] if t["name"] == "nginx")
@@ -552,7 +552,7 @@ def test_markdown_report() -> None:
 
 def test_markdown_marks_failed_loads() -> None:
     samples = run_of(CLEAR)["samples"]
-    samples[5]["ab"] = {"ok": False, "error": "site.yml failed (rc 2)"}
+    samples[5]["load"] = {"ok": False, "error": "site.yml failed (rc 2)"}
     report = bench.bench_markdown(bench.bench_summary({"samples": samples}))
     assert "| **haproxy** (FAILED 1 times: site.yml failed (rc 2)) | containers | 2 |" in report
     assert "| haproxy | FAILED: site.yml failed (rc 2) |" in report
@@ -565,10 +565,166 @@ def test_progress_line() -> None:
         "CPU µs/request client 9, balancer 30, backends 96 [1 min 23 s]"
     )
     assert bench.bench_progress(samples[:2], 5).startswith("round 1, load 2, m2 direct: 10 000 req/s, p99 25 ms")
-    failed = [*samples[:2], {**samples[2], "ab": {"ok": False, "error": "no HTTP 200"}}]
+    failed = [*samples[:2], {**samples[2], "load": {"ok": False, "error": "no HTTP 200"}}]
     assert bench.bench_progress(failed, 5) == "round 1, load 3, nginx: FAILED: no HTTP 200 [5 s]"
 
 
 @pytest.mark.parametrize(("seconds", "text"), [(12.4, "12 s"), (245, "4 min 05 s"), (3725, "1 h 02 min")])
 def test_duration(seconds: float, text: str) -> None:
     assert bench.bench_duration(seconds) == text
+
+
+# --- over TLS ---------------------------------------------------------------------------------
+
+TLS = ("https", "handshakes", "h2")
+
+
+def test_loads_over_tls_go_in_their_balancers_block_after_one_switch() -> None:
+    steps = plan(2, tls=TLS)
+    nginx = ["nginx", "nginx https", "nginx TLS handshakes", "nginx h2"]
+    haproxy = ["haproxy", "haproxy https", "haproxy TLS handshakes", "haproxy h2"]
+    blocks = [[s["target"]["name"] for s in steps if s["block"] == b] for b in range(4)]
+    assert blocks[0] == ["m1 direct", "m2 direct", *nginx]
+    assert blocks[1] == ["m1 direct", "m2 direct", *haproxy]
+    # round 2 rotates the block and its members: it starts on haproxy, where round 1 ended
+    assert blocks[2] == ["m2 direct", *haproxy, "m1 direct"]
+    assert [(s["step"], s["switch"]) for s in steps if s["switch"]] == [
+        (1, {"balancer": "nginx"}),
+        (7, {"balancer": "haproxy"}),
+        (19, {"balancer": "nginx"}),
+    ]
+    # a fresh balancer is warmed up on its HTTP and its HTTPS URL, each once
+    assert steps[6]["warmup"] == ["http://10.0.0.4:80/swap.html", "https://10.0.0.4:443/swap.html"]
+    assert {s["target"]["mode"] for s in steps} == {"http", *TLS}
+    assert all(
+        s["reads"] == [r for r in s["reads"] if r["unit"] in ("haproxy", "apache2")] for s in blocks_of(steps, 1)
+    )
+
+
+def blocks_of(steps: list[dict], block: int) -> list[dict]:
+    return [s for s in steps if s["block"] == block]
+
+
+def test_an_h2_load_is_read_from_h2loads_report() -> None:
+    step = next(s for s in plan(1, tls=TLS) if s["target"]["name"] == "haproxy h2")
+    timed = sample("h2load_ok.txt") + "client-cpu 0.020 0.010\n"
+    s = bench.bench_sample(step, timed, registered("before"), registered("after"))
+    assert (s["mode"], s["farm"], s["load"]["tool"], s["load"]["complete_requests"]) == (
+        "h2",
+        "haproxy",
+        "h2load",
+        2000,
+    )
+    assert s["cpu_us_per_request"]["client"] == 15.0  # 0.030 s over 2000 requests
+    assert s["load"]["application_protocol"] == "h2"
+
+
+def tls_run(rates: dict[str, list[tuple[float, ...]]], cpu: dict[str, list[float]] | None = None) -> dict:
+    """Rounds of blocks: rates[farm][round] = (m1, m2, http, https, handshakes, h2) requests/s;
+    cpu[farm][round] = the balancer's CPU per request of its TLS handshakes load."""
+    samples, block = [], 0
+    for rnd in range(len(next(iter(rates.values())))):
+        for farm, per_round in rates.items():
+            m1, m2, *through = per_round[rnd]
+            samples += [fake("m1 direct", rnd + 1, block, m1), fake("m2 direct", rnd + 1, block, m2)]
+            for (mode, name), rate in zip(
+                (
+                    ("http", farm),
+                    ("https", f"{farm} https"),
+                    ("handshakes", f"{farm} TLS handshakes"),
+                    ("h2", f"{farm} h2"),
+                ),
+                through,
+                strict=True,
+            ):
+                us = (cpu or {}).get(farm, [100.0] * 9)[rnd] if mode == "handshakes" else 30.0
+                samples.append(fake(name, rnd + 1, block, rate, us, mode=mode, farm=farm))
+                samples[-1]["index"] = 2 + list(rates).index(farm) * 4 + ("http", *TLS).index(mode)
+            block += 1
+    for step, s in enumerate(samples, 1):
+        s["step"] = step
+    return bench.bench_summary({"started": "2026-12-07 11:00", "rounds": rnd + 1, "samples": samples})
+
+
+TLS_RATES = {
+    "nginx": [(10000, 10000, 6000, 5400, 900, 7000), (10000, 10000, 6200, 5500, 950, 7100),
+              (9000, 11000, 6100, 5000, 920, 6900), (10000, 10000, 6000, 5300, 910, 7000),
+              (10000, 10000, 6050, 5450, 930, 7050)],
+    "haproxy": [(10000, 10000, 5000, 4600, 1200, 6000), (10000, 10000, 5100, 4700, 1250, 6100),
+                (10000, 10000, 5050, 4000, 1230, 6050), (10000, 10000, 5000, 4650, 1210, 6000),
+                (10000, 10000, 5020, 4610, 1220, 6020)],
+}  # fmt: skip
+HANDSHAKE_CPU = {"nginx": [200.0, 210.0, 205.0, 215.0, 202.0], "haproxy": [150.0, 155.0, 149.0, 160.0, 152.0]}
+
+
+def test_each_load_over_tls_is_weighed_against_its_balancers_plain_http_in_the_same_round() -> None:
+    run = tls_run(TLS_RATES, HANDSHAKE_CPU)
+    by = {t["name"]: t for t in run["targets"]}
+    # 5400/6000, 5500/6200, 5000/6100, 5300/6000, 5450/6050
+    assert by["nginx https"]["ratio_to_http"] == {"median": 0.887, "min": 0.82, "max": 0.901, "n": 5}
+    assert by["nginx"]["ratio_to_http"] is None  # plain HTTP is the base
+    assert by["haproxy h2"]["ratio_to_http"]["median"] == 1.199
+    assert [t["name"] for t in run["targets"]][2:6] == ["nginx", "nginx https", "nginx TLS handshakes", "nginx h2"]
+
+
+def test_verdict_compares_like_with_like_ranks_cpu_per_handshake_and_judges_the_goal() -> None:
+    verdict = tls_run(TLS_RATES, HANDSHAKE_CPU)["verdict"]
+    assert [line.split(" ")[0] for line in verdict] == [
+        "nginx",  # plain HTTP
+        "nginx",  # https
+        "haproxy",  # TLS handshakes: haproxy served more
+        "haproxy",  # and spent less CPU per handshake
+        "nginx",  # h2
+        "nginx",  # nginx https's goal
+        "haproxy",  # haproxy https's goal
+    ]
+    assert verdict[0].startswith("nginx served 1.21\u00d7 haproxy (range 1.20-1.22 over 5 rounds;")
+    assert verdict[2].startswith("haproxy TLS handshakes served 1.33\u00d7 nginx TLS handshakes")
+    assert verdict[2].endswith(
+        "haproxy TLS handshakes' balancer CPU per request is 0.74\u00d7 nginx TLS handshakes' (152 vs 205 µs)"
+    )
+    assert verdict[3] == (
+        "haproxy spends 0.74\u00d7 nginx's CPU per TLS handshake (152 µs (149-160) vs 205 µs (200-215); "
+        "ranges this far apart come by chance in 1 run in 126 between two that cost the same)"
+    )
+    assert verdict[5] == (
+        "nginx https kept 0.89\u00d7 nginx's plain-HTTP rate (range 0.82-0.90 over 5 rounds): the goal, "
+        "0.85\u00d7 or more, is met in the median, not in every round (0.82 the lowest)"
+    )
+    assert verdict[6].endswith("is met in the median, not in every round (0.79 the lowest)")
+
+
+def test_cpu_per_handshake_that_overlaps_or_comes_from_too_few_rounds_names_no_winner() -> None:
+    close = {"nginx": [150.0, 210.0, 205.0, 215.0, 202.0], "haproxy": HANDSHAKE_CPU["haproxy"]}
+    assert tls_run(TLS_RATES, close)["verdict"][3] == (
+        "haproxy and nginx spend CPU per TLS handshake that this machine cannot tell apart: "
+        "152 µs (149-160) vs 205 µs (150-215), ranges overlap"
+    )
+    two = {farm: rates[:2] for farm, rates in TLS_RATES.items()}
+    assert tls_run(two, HANDSHAKE_CPU)["verdict"][3] == (
+        "haproxy and nginx's CPU per TLS handshake are not distinguishable from 2 rounds "
+        "(152 µs (150-155) vs 205 µs (200-210)): ranges so far apart come by chance in 1 run in 3"
+    )
+
+
+def test_goal_not_met_and_tls_in_the_report() -> None:
+    slow = {"nginx": [(10000, 10000, 6000, 4000, 900, 7000)] * 3}
+    run = {**tls_run(slow), "command": "ab -n 30000 URL", "commands": {"https": "ab -k URL", "h2": "h2load URL"}}
+    assert run["verdict"][-1] == (
+        "nginx https kept 0.67\u00d7 nginx's plain-HTTP rate (range 0.67-0.67 over 3 rounds): the goal, "
+        "0.85\u00d7 or more, is NOT met"
+    )
+    report = bench.bench_markdown(run)
+    assert (
+        "3 rounds of `ab -n 30000 URL`, and over HTTPS `ab -k URL` (keep-alive over TLS); "
+        "`h2load URL` (HTTP/2 by ALPN)," in report
+    )
+    assert (
+        "| target | load | req/s | ÷ plain HTTP | p99 ms | balancer CPU µs/request | negotiated | failed | non-2xx |"
+        in report
+    )
+    assert "| nginx https | keep-alive over TLS | 4 000 | 0.67 | 25 | 30 | - | 0 | 0 |" in report
+    assert (
+        "| nginx TLS handshakes | a new connection and TLS handshake per request | 900 | 0.15 | 25 | 100 | - | 0 | 0 |"
+        in report
+    )

@@ -156,7 +156,7 @@ def test_the_load_clients_time_can_come_as_stdout_and_stderr() -> None:
     stdout, _, stderr = sample("vm_ab_timed.txt").rpartition("\nclient-cpu")
     s = bench.bench_sample(step(), [stdout, "client-cpu" + stderr])
     assert s["cpu_us_per_request"]["client"] == 56.0  # 0.010 + 0.046 s over 1000 requests
-    assert s["ab"]["complete_requests"] == 1000
+    assert s["load"]["complete_requests"] == 1000
 
 
 # --- the verdict and the report -------------------------------------------------------------
@@ -174,7 +174,7 @@ def vm_run(ipvs_host_us: float = 1000.0, nginx_host_us: float = 9000.0) -> dict:
                 direct = target.endswith("direct")
                 s.update(name=target, kind="direct" if direct else "balancer", round=rnd, block=block)
                 s["index"] = {"m1 direct": 0, "m2 direct": 1, "ipvs": 2}.get(target, 3)
-                s["ab"]["requests_per_second"] = rps
+                s["load"]["requests_per_second"] = rps
                 s["balancer_in_kernel"] = target == "ipvs"
                 s["balancer_host_us_per_request"] = (
                     None if direct else {"ipvs": ipvs_host_us}.get(target, nginx_host_us)

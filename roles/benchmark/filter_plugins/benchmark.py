@@ -99,7 +99,69 @@ def bench_parse_ab(output: str) -> dict[str, Any]:
     result["percentiles_ms"] = {
         p: float(m.group(1)) for p in AB_PERCENTILES if (m := re.search(rf"^\s+{p}%\s+{_NUMBER}", text, re.M))
     }
+    _ab_tls(text, result)
     return result
+
+
+def _ab_tls(text: str, result: dict[str, Any]) -> None:
+    """ab over HTTPS: the protocol and cipher it got, and its failed handshakes counted as failed.
+
+    ab counts a connection whose TLS handshake failed as a complete request and not as a failed one
+    (it prints "SSL handshake failed" for each): they are added to the failed requests here, and a
+    load in which every handshake failed served nothing.
+    """
+    protocol = re.search(r"^SSL/TLS Protocol:\s+([^,\s]+),([^,\s]+)", text, re.M)
+    if protocol:
+        result["tls"] = f"{protocol.group(1)} {protocol.group(2)}"
+    handshakes = len(re.findall(r"SSL handshake failed \(", text))
+    if not handshakes:
+        return
+    result["failed_breakdown"]["tls_handshake"] = handshakes
+    result["failed_requests"] += handshakes
+    if handshakes >= result["complete_requests"]:
+        why = re.findall(r"^[0-9A-F]+:error:[^:]+:[^:]+:[^:]+:(.+?):", text, re.M)
+        result.update(ok=False, error=f"every TLS handshake failed ({why[-1] if why else 'SSL handshake failed'})")
+
+
+_H2LOAD_REQUESTS = re.compile(
+    r"^requests: (\d+) total, (\d+) started, (\d+) done, (\d+) succeeded, (\d+) failed, (\d+) errored, (\d+) timeout",
+    re.M,
+)
+_H2LOAD_STATUS = re.compile(r"^status codes: (\d+) 2xx, (\d+) 3xx, (\d+) 4xx, (\d+) 5xx", re.M)
+
+
+def bench_parse_h2load(output: str) -> dict[str, Any]:
+    """Parse the report h2load (nghttp2-client) prints: the same keys as bench_parse_ab's.
+
+    h2load gives no percentiles, only the mean time per request. Its failed requests are those
+    that got no whole response (network errors, timeouts); non_2xx counts the 3xx, 4xx and 5xx.
+    """
+    text = _text(output, "h2load")
+    requests = _H2LOAD_REQUESTS.search(text)
+    rate = re.search(rf"^finished in \S+, {_NUMBER} req/s", text, re.M)
+    if not requests or not rate:
+        return _failure(text)
+    total, _started, done, succeeded, failed, errored, timeout = map(int, requests.groups())
+    if not succeeded:
+        return {"ok": False, "error": f"no request succeeded ({failed} failed, {errored} errored, {timeout} timed out)"}
+    status = _H2LOAD_STATUS.search(text)
+    mean = re.search(r"^time for request:\s+\S+\s+\S+\s+(\S+)", text, re.M)
+    protocol = re.search(r"^TLS Protocol: (\S+)", text, re.M)
+    cipher = re.search(r"^Cipher: (\S+)", text, re.M)
+    application = re.search(r"^Application protocol: (\S+)", text, re.M)
+    return {
+        "ok": True,
+        "tool": "h2load",
+        "complete_requests": done,
+        "failed_requests": failed,
+        "failed_breakdown": {"errored": errored, "timeout": timeout, "not_done": total - done},
+        "non_2xx": sum(map(int, status.groups()[1:])) if status else 0,
+        "requests_per_second": float(rate.group(1)),
+        "mean_latency_ms": _duration_ms(mean.group(1)) if mean else 0.0,
+        "percentiles_ms": {},
+        "application_protocol": application.group(1) if application else None,
+        **({"tls": f"{protocol.group(1)} {cipher.group(1) if cipher else ''}".strip()} if protocol else {}),
+    }
 
 
 def _duration_ms(value: str) -> float:
@@ -165,32 +227,77 @@ def bench_overlay(host_vars: Mapping[str, Any], farm_vars: Mapping[str, Any] | N
     return ChainMap(dict(farm_vars or {}), host_vars)
 
 
+# The loads over TLS of a balancer that serves HTTPS, beside its plain-HTTP load: each is a target
+# of its own in the balancer's block, named after it ("nginx https").
+TLS_LOADS = {
+    "https": "https",  # ab over TLS, keep-alive as the plain-HTTP load (benchmark_keepalive)
+    "handshakes": "TLS handshakes",  # ab without keep-alive: a new connection and full handshake per request
+    "h2": "h2",  # h2load: HTTP/2 by ALPN, several streams per connection
+}
+
+
+def _farm_urls(name: str, urls: Mapping[str, Any] | None) -> dict[str, Any]:
+    """Where a farm answers: a URL, or {url, https_url, http2} (https_url None when it serves no HTTPS;
+    http2 whether its balancer speaks HTTP/2 over TLS, by ALPN)."""
+    found = (urls or {}).get(name)
+    found = {"url": found} if isinstance(found, str) else dict(found or {})
+    if not found.get("url"):
+        raise AnsibleFilterError(f"bench_targets: no URL for {name!r}: where does the farm answer for it?")
+    return found
+
+
 def bench_targets(
     backends: Sequence[Mapping[str, Any]],
     farms: Sequence[Mapping[str, Any]] = (),
-    urls: Mapping[str, str] | None = None,
+    urls: Mapping[str, Any] | None = None,
     path: str = "/",
     direct: bool = True,
+    tls_loads: Sequence[str] = (),
 ) -> list[dict[str, Any]]:
     """The targets of a run, in the order they are loaded: the backends directly, then the farms (bench_farms).
 
-    urls maps each farm's name to where the farm answers for it (farm_endpoints of the balancer host).
+    urls maps each farm's name to where the farm answers for it (farm_endpoints of the balancer
+    host): its URL, or {url, https_url, http2}. tls_loads (keys of TLS_LOADS) adds, after each farm
+    that serves HTTPS, one target per load over TLS (h2 where its balancer speaks HTTP/2), with its
+    mode; every target has a mode (http for the plain ones) and the farm whose block it is loaded in.
     """
     if not path.startswith("/"):
         raise AnsibleFilterError(f"bench_targets: the page {path!r} must start with /")
+    unknown = [mode for mode in tls_loads if mode not in TLS_LOADS]
+    if unknown:
+        raise AnsibleFilterError(
+            f"bench_targets: benchmark_tls_loads has {unknown[0]!r}: use some of {', '.join(TLS_LOADS)}"
+        )
     targets = []
     if direct:
         targets += [
-            {"name": f"{b['name']} direct", "kind": "direct", "url": f"http://{b['address']}:{b['port']}{path}"}
+            {
+                "name": f"{b['name']} direct",
+                "kind": "direct",
+                "mode": "http",
+                "url": f"http://{b['address']}:{b['port']}{path}",
+            }
             for b in backends
         ]
     for farm in farms:
-        url = (urls or {}).get(farm["name"])
-        if not url:
-            raise AnsibleFilterError(f"bench_targets: no URL for {farm['name']!r}: where does the farm answer for it?")
-        targets.append(
-            {"name": farm["name"], "kind": "balancer", "url": url.rstrip("/") + path, "vars": dict(farm["vars"])}
-        )
+        found = _farm_urls(farm["name"], urls)
+        base = {"kind": "balancer", "farm": farm["name"], "vars": dict(farm["vars"])}
+        targets.append({"name": farm["name"], "mode": "http", "url": found["url"].rstrip("/") + path, **base})
+        if found.get("https_url"):
+            targets += [
+                {
+                    "name": f"{farm['name']} {TLS_LOADS[mode]}",
+                    "mode": mode,
+                    "url": found["https_url"].rstrip("/") + path,
+                    # the load tools do not verify the certificate (the proof and the tests do): whether
+                    # the farm serves is asked over plain HTTP, and a failed handshake counts as failed
+                    "probe_url": found["url"].rstrip("/") + path,
+                    **base,
+                }
+                for mode in tls_loads
+                # HTTP/2 only where the balancer offers it by ALPN (gobetween terminates TLS at L4)
+                if mode != "h2" or found.get("http2")
+            ]
     names = [t["name"] for t in targets]
     if len(set(names)) != len(names):
         raise AnsibleFilterError(f"bench_targets: target names must differ, got {names}")
@@ -287,21 +394,30 @@ class _Planner:
         units: Mapping[str, Any],
         directs: list[dict[str, Any]],
         current: str | None,
+        over_tls: Mapping[str, list[dict[str, Any]]] | None = None,
     ) -> None:
         self.rounds, self.hosts, self.units, self.directs = rounds, hosts, units, directs
+        # each farm's loads over TLS, loaded in its block beside its plain-HTTP load
+        self.over_tls = over_tls or {}
         self.current = current
         self.warmed: set[str] = set()
         self.blocks = 0
 
     def block(self, r: int, config: dict[str, Any] | None) -> list[dict[str, Any]]:
         """The steps of the next block, in round r (from 0): config with the direct targets beside it."""
-        members = bench_rotate(self.directs + ([config] if config else []), r)
+        farm = [config, *self.over_tls.get(config["name"], [])] if config else []
+        members = bench_rotate(self.directs + farm, r)
         switch = config is not None and config["name"] != self.current
-        # a balancer is warmed up when it has just been set up, and at the start of the run
+        # a balancer is warmed up when it has just been set up (each of its URLs: HTTP and HTTPS),
+        # and at the start of the run
         fresh = switch or self.blocks == 0
-        warmup = [
-            t["url"] for t in members if (t is config and fresh) or (t in self.directs and t["name"] not in self.warmed)
-        ]
+        warmup = list(
+            dict.fromkeys(
+                t["url"]
+                for t in members
+                if (t in farm and fresh) or (t in self.directs and t["name"] not in self.warmed)
+            )
+        )
         steps = [
             {
                 "round": r + 1,
@@ -353,9 +469,13 @@ def bench_plan(
     rounds = _check_plan(targets, rounds)
     indexed = [{**t, "index": i} for i, t in enumerate(targets)]
     directs = [t for t in indexed if t["kind"] == "direct"]
-    configs = [t for t in indexed if t["kind"] != "direct"]
+    configs = [t for t in indexed if t["kind"] != "direct" and t.get("mode", "http") == "http"]
+    over_tls: dict[str, list[dict[str, Any]]] = {}
+    for t in indexed:
+        if t["kind"] != "direct" and t.get("mode", "http") != "http":
+            over_tls.setdefault(t["farm"], []).append(t)
     orders = _block_orders(configs, rounds, end_on, running) if configs else [[None]] * rounds
-    planner = _Planner(rounds, hosts, units, directs, _running_farm(configs, running))
+    planner = _Planner(rounds, hosts, units, directs, _running_farm(configs, running), over_tls)
     steps = [step for r, order in enumerate(orders) for config in order for step in planner.block(r, config)]
     for number, step in enumerate(steps, 1):
         step.update(step=number, steps=len(steps))
@@ -508,9 +628,10 @@ def _kernel_hosts(step: Mapping[str, Any]) -> list[str]:
 
 
 def _new_sample(
-    step: Mapping[str, Any], ab: dict[str, Any], wrk_output: str | None, where: str, end: Mapping[tuple, Any]
+    step: Mapping[str, Any], load: dict[str, Any], wrk_output: str | None, where: str, end: Mapping[tuple, Any]
 ) -> dict[str, Any]:
-    """A load's sample before its CPU is counted: what was loaded, where, and what ab (and wrk) said."""
+    """A load's sample before its CPU is counted: what was loaded, where, and what the load tool (ab,
+    or h2load for HTTP/2) and wrk said."""
     target = step["target"]
     virts = sorted({c["virt"] for c in end.values() if c.get("virt")})
     return {
@@ -520,12 +641,14 @@ def _new_sample(
         "index": target.get("index", 0),
         "name": target["name"],
         "kind": target["kind"],
+        "mode": target.get("mode", "http"),
+        "farm": target.get("farm"),
         "balancer": (target.get("vars") or {}).get("balancer"),
         "url": target["url"],
         # the site.yml variables that set the farm up right before this load (None: it was up)
         "switch": step.get("switch"),
         "where": where or " + ".join(bench_where(v) for v in virts) or "unknown",
-        "ab": ab,
+        "load": load,
         "wrk": bench_parse_wrk(wrk_output) if wrk_output else None,
         "cpu_us_per_request": dict.fromkeys(COMPONENTS),
         "cpu_us_per_request_by_unit": {},
@@ -538,9 +661,9 @@ def _new_sample(
     }
 
 
-def _client_cpu(ab_output: str, requests: int) -> float | None:
-    """The client's CPU per request: ab's user + system time, as bash's time printed it."""
-    client = re.search(r"^client-cpu ([0-9.]+) ([0-9.]+)\s*$", ab_output, re.M)
+def _client_cpu(output: str, requests: int) -> float | None:
+    """The client's CPU per request: the load tool's user + system time, as bash's time printed it."""
+    client = re.search(r"^client-cpu ([0-9.]+) ([0-9.]+)\s*$", output, re.M)
     return _per((float(client[1]) + float(client[2])) * 1e6, requests) if client else None
 
 
@@ -632,7 +755,7 @@ class _Load:
 
 def bench_sample(
     step: Mapping[str, Any],
-    ab_output: str = "",
+    output: Any = "",
     before: Any = None,
     after: Any = None,
     wrk_output: str | None = None,
@@ -640,20 +763,22 @@ def bench_sample(
     where: str = "",
     client_boot_id: str = "",
 ) -> dict[str, Any]:
-    """One load of a step: ab's result and CPU microseconds per request per component.
+    """One load of a step: the load tool's result and CPU microseconds per request per component.
 
-    ab_output and wrk_output are what the tool printed, or its [stdout, stderr]. client_boot_id is
+    output is what the load tool printed (h2load for a target of mode h2, else ab), wrk_output
+    what wrk printed; each the text, or [stdout, stderr]. client_boot_id is
     the load client's /proc/sys/kernel/random/boot_id: a balancer host's whole CPU counts only
     where the host runs a kernel of its own, not the client's nor a container's.
     """
-    ab_output, wrk_output = _joined(ab_output), _joined(wrk_output)
-    ab = {"ok": False, "error": error} if error else bench_parse_ab(ab_output)
+    output, wrk_output = _joined(output), _joined(wrk_output)
+    parse = bench_parse_h2load if step["target"].get("mode") == "h2" else bench_parse_ab
+    load = {"ok": False, "error": error} if error else parse(output)
     start, end = _counters(before), _counters(after)
-    sample = _new_sample(step, ab, wrk_output, where, end)
-    requests = ab.get("complete_requests", 0) if ab.get("ok") else 0
+    sample = _new_sample(step, load, wrk_output, where, end)
+    requests = load.get("complete_requests", 0) if load.get("ok") else 0
     if not requests:
         return sample
-    sample["cpu_us_per_request"]["client"] = _client_cpu(ab_output, requests)
+    sample["cpu_us_per_request"]["client"] = _client_cpu(output, requests)
     hosts = _balancer_hosts_cpu(step, start, end, client_boot_id)
     sample["balancer_host_us_per_request"] = _per(hosts["usec"], requests)
     load = _Load(requests, through_balancer=step["target"]["kind"] != "direct")
@@ -717,14 +842,29 @@ def _ratios(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     direct: dict[int, list[dict[str, Any]]] = {}
     for s in samples:
-        if s["kind"] == "direct" and s["ab"].get("ok"):
+        if s["kind"] == "direct" and s["load"].get("ok"):
             direct.setdefault(s["round"], []).append(s)
     out = []
     for s in samples:
         beside = [d for d in direct.get(s["round"], []) if d["where"] == s["where"]]
-        baseline = sum(d["ab"]["requests_per_second"] for d in beside) / len(beside) if beside else None
-        ratio = round(s["ab"]["requests_per_second"] / baseline, 3) if baseline and s["ab"].get("ok") else None
+        baseline = sum(d["load"]["requests_per_second"] for d in beside) / len(beside) if beside else None
+        ratio = round(s["load"]["requests_per_second"] / baseline, 3) if baseline and s["load"].get("ok") else None
         out.append({**s, "direct_requests_per_second": baseline, "ratio_to_direct": ratio})
+    return _ratios_to_http(out)
+
+
+def _ratios_to_http(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each load over TLS with its rate over its farm's plain-HTTP rate in the same round (same block)."""
+    plain = {
+        (s["farm"], s["round"]): s["load"]["requests_per_second"]
+        for s in samples
+        if s["kind"] != "direct" and s.get("mode", "http") == "http" and s["load"].get("ok")
+    }
+    out = []
+    for s in samples:
+        base = plain.get((s.get("farm"), s["round"])) if s.get("mode", "http") != "http" else None
+        ratio = round(s["load"]["requests_per_second"] / base, 3) if base and s["load"].get("ok") else None
+        out.append({**s, "ratio_to_http": ratio})
     return out
 
 
@@ -737,7 +877,7 @@ def _leave_out(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """
     usual: dict[tuple[str, str], float] = {}
     for name in {s["name"] for s in samples}:
-        loads = [s for s in samples if s["name"] == name and s["ab"].get("ok") and s.get("backend_shares")]
+        loads = [s for s in samples if s["name"] == name and s["load"].get("ok") and s.get("backend_shares")]
         for unit in {u for s in loads for u in s["backend_shares"]}:
             usual[name, unit] = statistics.median(s["backend_shares"].get(unit, 0.0) for s in loads)
     out = []
@@ -745,7 +885,7 @@ def _leave_out(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
         low = [
             f"{unit} did {share:.0%} of the backends' work ({usual[s['name'], unit]:.0%} in the median load)"
             for unit, share in (s.get("backend_shares") or {}).items()
-            if s["ab"].get("ok") and share < OUT_OF_ROTATION * usual[s["name"], unit]
+            if s["load"].get("ok") and share < OUT_OF_ROTATION * usual[s["name"], unit]
         ]
         why = f"{' and '.join(low)}: out of the balancer's rotation, left out of the medians" if low else None
         out.append({**s, "left_out": why})
@@ -753,25 +893,33 @@ def _leave_out(samples: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _target_summary(group: list[dict[str, Any]]) -> dict[str, Any]:
-    served = [s for s in group if s["ab"].get("ok")]
+    served = [s for s in group if s["load"].get("ok")]
     ok = [s for s in served if not s.get("left_out")]
     wrk = [s["wrk"] for s in group if s.get("wrk") and s["wrk"].get("ok")]
     return {
         "name": group[0]["name"],
         "kind": group[0]["kind"],
+        "mode": group[0].get("mode", "http"),
+        "farm": group[0].get("farm"),
         "balancer": group[0]["balancer"],
         "where": group[0]["where"],
         "loads": len(group),
         "rounds": len({s["round"] for s in ok}),
-        "requests_per_second": _stats(s["ab"]["requests_per_second"] for s in ok),
+        "requests_per_second": _stats(s["load"]["requests_per_second"] for s in ok),
         "ratio_to_direct": _stats(s["ratio_to_direct"] for s in ok),
-        "p50_ms": _stats(s["ab"]["percentiles_ms"].get("50") for s in ok),
-        "p99_ms": _stats(s["ab"]["percentiles_ms"].get("99") for s in ok),
-        "percentiles_ms": {p: _stats(s["ab"]["percentiles_ms"].get(p) for s in ok) for p in AB_PERCENTILES},
+        "ratio_to_http": _stats(s.get("ratio_to_http") for s in ok),
+        # what the loads over TLS negotiated: protocol and cipher, and the application protocol (h2)
+        "tls": sorted({s["load"]["tls"] for s in served if s["load"].get("tls")}),
+        "application_protocol": sorted(
+            {s["load"]["application_protocol"] for s in served if s["load"].get("application_protocol")}
+        ),
+        "p50_ms": _stats(s["load"]["percentiles_ms"].get("50") for s in ok),
+        "p99_ms": _stats(s["load"]["percentiles_ms"].get("99") for s in ok),
+        "percentiles_ms": {p: _stats(s["load"]["percentiles_ms"].get(p) for s in ok) for p in AB_PERCENTILES},
         "left_out": [s["step"] for s in served if s.get("left_out")],
-        "failed_requests": sum(s["ab"]["failed_requests"] for s in served),
-        "non_2xx": sum(s["ab"]["non_2xx"] for s in served),
-        "errors": sorted({s["ab"].get("error", "") for s in group if not s["ab"].get("ok")}),
+        "failed_requests": sum(s["load"]["failed_requests"] for s in served),
+        "non_2xx": sum(s["load"]["non_2xx"] for s in served),
+        "errors": sorted({s["load"].get("error", "") for s in group if not s["load"].get("ok")}),
         "cpu_us_per_request": {c: _stats(s["cpu_us_per_request"][c] for s in ok) for c in COMPONENTS},
         "balancer_in_kernel": any(s.get("balancer_in_kernel") for s in group),
         "balancer_host_us_per_request": _stats(s.get("balancer_host_us_per_request") for s in ok),
@@ -792,6 +940,12 @@ def _x(value: float) -> str:
     return f"{value:.2f}{TIMES}"
 
 
+def _of(name: str) -> str:
+    """The possessive of a target's name: nginx's, ipvs's; a load's, of more than one word, ending in s:
+    nginx https', nginx TLS handshakes'."""
+    return f"{name}'" if " " in name and name.endswith("s") else f"{name}'s"
+
+
 def _cpu_phrase(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
     if a.get("balancer_in_kernel") or b.get("balancer_in_kernel"):
         # A kernel balancer has no unit of its own: both are weighed by their hosts' whole CPU.
@@ -802,7 +956,7 @@ def _cpu_phrase(a: Mapping[str, Any], b: Mapping[str, Any]) -> str:
         ca, cb = (t["cpu_us_per_request"]["balancer"] for t in (a, b))
     if ca and cb and cb["median"]:
         return (
-            f"{a['name']}'s {what} is {_x(ca['median'] / cb['median'])} {b['name']}'s "
+            f"{_of(a['name'])} {what} is {_x(ca['median'] / cb['median'])} {_of(b['name'])} "
             f"({ca['median']:.0f} vs {cb['median']:.0f} µs)"
         )
     unmeasured = " and ".join(t["name"] for t, c in ((a, ca), (b, cb)) if not c)
@@ -909,10 +1063,70 @@ def _pair_verdict(first: Mapping[str, Any], second: Mapping[str, Any], samples: 
     )
 
 
+# The goal of HTTPS with keep-alive: at least this share of the same balancer's plain-HTTP rate.
+TLS_GOAL = 0.85
+
+
+def _tls_goal(https: Mapping[str, Any]) -> str:
+    """Whether a balancer's keep-alive HTTPS kept TLS_GOAL of its plain-HTTP rate, round by round."""
+    ratio, farm = https["ratio_to_http"], https["farm"]
+    if not ratio:
+        return f"{https['name']}: no round where it and {farm} both served, so no ratio to plain HTTP"
+    met = "met" if ratio["median"] >= TLS_GOAL else "NOT met"
+    rounds = (
+        "in every round"
+        if ratio["min"] >= TLS_GOAL
+        else f"in the median, not in every round ({ratio['min']:.2f} the lowest)"
+    )
+    spread = f"range {ratio['min']:.2f}-{ratio['max']:.2f} over {_rounds(ratio['n'])}"
+    return (
+        f"{https['name']} kept {_x(ratio['median'])} {_of(farm)} plain-HTTP rate ({spread}): the goal, "
+        f"{_x(TLS_GOAL)} or more, is {met}" + (f" {rounds}" if met == "met" else "")
+    )
+
+
+def _handshake_verdict(first: Mapping[str, Any], second: Mapping[str, Any]) -> str:
+    """Two balancers' CPU per TLS handshake (a new connection per request), ranked with the chance rule
+    of the rates: apart only when the ranges over the rounds do not overlap, and a winner named only
+    when ranges so far apart come by chance at most VERDICT_CHANCE of the time."""
+    ca, cb = (t["cpu_us_per_request"]["balancer"] for t in (first, second))
+    if first["where"] != second["where"]:
+        return f"{first['farm']} and {second['farm']}: CPU per handshake from different places, not compared"
+    if not ca or not cb:
+        lost = " and ".join(t["farm"] for t, c in ((first, ca), (second, cb)) if not c)
+        return f"CPU per TLS handshake not measured for {lost} (no cgroup CPU time for its unit)"
+    (a, ca), (b, cb) = sorted(((first, ca), (second, cb)), key=lambda pair: pair[1]["median"])
+    costs = " vs ".join(f"{c['median']:.0f} µs ({c['min']:.0f}-{c['max']:.0f})" for c in (ca, cb))
+    chance = bench_chance(ca["n"], cb["n"])
+    if ca["max"] >= cb["min"]:
+        return (
+            f"{a['farm']} and {b['farm']} spend CPU per TLS handshake that this machine cannot tell apart: "
+            f"{costs}, ranges overlap"
+        )
+    if chance > VERDICT_CHANCE:
+        return (
+            f"{a['farm']} and {_of(b['farm'])} CPU per TLS handshake are not distinguishable from "
+            f"{_rounds(min(ca['n'], cb['n']))} ({costs}): ranges so far apart come by chance in {_odds(chance)}"
+        )
+    return (
+        f"{a['farm']} spends {_x(ca['median'] / cb['median'])} {_of(b['farm'])} CPU per TLS handshake "
+        f"({costs}; ranges this far apart come by chance in {_odds(chance)} between two that cost the same)"
+    )
+
+
 def bench_verdict(targets: Sequence[Mapping[str, Any]], samples: Sequence[Mapping[str, Any]]) -> list[str]:
-    """One line per pair of balancers (and variants) that ran in the same place."""
+    """One line per pair of balancers (and variants) that ran in the same place, load by load (plain
+    HTTP with plain HTTP, HTTP/2 with HTTP/2...); CPU per TLS handshake ranked per pair; and for each
+    balancer loaded over HTTPS with keep-alive, whether it kept TLS_GOAL of its plain-HTTP rate."""
     balancers = [t for t in targets if t["kind"] != "direct"]
-    return [_pair_verdict(first, second, samples) for first, second in itertools.combinations(balancers, 2)]
+    lines = []
+    for mode in dict.fromkeys(t.get("mode", "http") for t in balancers):
+        alike = [t for t in balancers if t.get("mode", "http") == mode]
+        for first, second in itertools.combinations(alike, 2):
+            lines.append(_pair_verdict(first, second, samples))
+            if mode == "handshakes":
+                lines.append(_handshake_verdict(first, second))
+    return lines + [_tls_goal(t) for t in balancers if t.get("mode") == "https"]
 
 
 def bench_summary(run: Mapping[str, Any]) -> dict[str, Any]:
@@ -962,10 +1176,16 @@ def bench_duration(seconds: float) -> str:
 def _md_intro(run: Mapping[str, Any], wheres: list[str]) -> list[str]:
     """The report's title and the sentence on what was run, from where, on what."""
     rounds = run.get("rounds") or max((s["round"] for s in run.get("samples") or []), default=0)
+    # the loads over TLS of the run, each with its command (run["commands"]: {mode: command})
+    modes = dict.fromkeys(s.get("mode") for s in run.get("samples") or [] if s.get("mode", "http") != "http")
+    commands = run.get("commands") or {}
+    over_tls = "; ".join(f"`{commands[m]}` ({_TLS_LOAD_WORDS[m]})" for m in modes if m in commands)
     return [
         f"# lbfarm benchmark, {run.get('started', '')}",
         "",
-        f"{rounds} rounds of `{run.get('command', '')}` from {run.get('client') or 'the controller'}, "
+        f"{_rounds(rounds)} of `{run.get('command', '')}`"
+        + (f", and over HTTPS {over_tls}," if over_tls else "")
+        + f" from {run.get('client') or 'the controller'}, "
         f"on {' and '.join(wheres)}; "
         f"{run.get('machine', '')}."
         + (f" The run took {bench_duration(run['seconds'])}." if run.get("seconds") is not None else ""),
@@ -1024,6 +1244,37 @@ def _md_cpu(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     ] + [_md_cpu_row(t, whole) for t in targets]
 
 
+_TLS_LOAD_WORDS = {
+    "https": "keep-alive over TLS",
+    "handshakes": "a new connection and TLS handshake per request",
+    "h2": "HTTP/2 by ALPN",
+}
+
+
+def _md_tls(targets: Sequence[Mapping[str, Any]]) -> list[str]:
+    """The table of the loads over TLS, each beside its balancer's plain HTTP."""
+    over_tls = [t for t in targets if t.get("mode", "http") != "http"]
+    if not over_tls:
+        return []
+    lines = [
+        "",
+        "Over TLS, each load beside its balancer's plain HTTP in the same block (÷ plain HTTP: per round, then "
+        "median and range); balancer CPU per request, which for TLS handshakes is the CPU per handshake:",
+        "",
+        "| target | load | req/s | ÷ plain HTTP | p99 ms | balancer CPU µs/request | negotiated | failed | non-2xx |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for t in over_tls:
+        negotiated = ", ".join(t.get("tls") or []) + "".join(f", {a}" for a in t.get("application_protocol") or [])
+        lines.append(
+            f"| {t['name']} | {_TLS_LOAD_WORDS[t['mode']]} | {_spread(t['requests_per_second'])} "
+            f"| {_spread(t['ratio_to_http'], 2)} | {_spread(t['p99_ms'])} "
+            f"| {_spread(t['cpu_us_per_request']['balancer'])} | {negotiated or '-'} "
+            f"| {t['failed_requests']} | {t['non_2xx']} |"
+        )
+    return lines
+
+
 def _md_wrk(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     """The table of wrk's figures, when it ran."""
     wrk = [t for t in targets if t["wrk_requests_per_second"]]
@@ -1035,7 +1286,7 @@ def _md_wrk(targets: Sequence[Mapping[str, Any]]) -> list[str]:
 
 
 def _md_load_row(s: Mapping[str, Any]) -> str:
-    ab, cpu = s["ab"], s["cpu_us_per_request"]
+    ab, cpu = s["load"], s["cpu_us_per_request"]
     if not ab.get("ok"):
         return f"| {s['step']} | {s['round']} | {s['name']} | FAILED: {ab.get('error', '')} | | | | | |"
     return (
@@ -1093,7 +1344,7 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
     samples = run.get("samples") or []
     wheres = sorted({t["where"] for t in targets})
     verdict = run.get("verdict") or ["no two balancers to compare"]
-    lines = _md_intro(run, wheres) + _md_targets(targets) + _md_cpu(targets) + _md_wrk(targets)
+    lines = _md_intro(run, wheres) + _md_targets(targets) + _md_cpu(targets) + _md_tls(targets) + _md_wrk(targets)
     lines += ["", "Verdict:", ""] + [f"- {line}" for line in verdict]
     lines += [*_md_loads(samples), "", _MD_LEGEND, *_md_notes(samples, wheres)]
     return "\n".join(lines) + "\n"
@@ -1102,7 +1353,7 @@ def bench_markdown(run: Mapping[str, Any]) -> str:
 def bench_progress(samples: Sequence[Mapping[str, Any]], elapsed: float = 0.0) -> str:
     """The progress line of the last sample of a run so far."""
     last = _ratios(list(samples))[-1]
-    ab = last["ab"]
+    ab = last["load"]
     where = f"round {last['round']}, load {last['step']}, {last['name']}"
     if not ab.get("ok"):
         return f"{where}: FAILED: {ab.get('error', '')} [{bench_duration(elapsed)}]"
@@ -1130,6 +1381,7 @@ class FilterModule:
         return {
             "bench_parse_ab": bench_parse_ab,
             "bench_parse_wrk": bench_parse_wrk,
+            "bench_parse_h2load": bench_parse_h2load,
             "bench_parse_counters": bench_parse_counters,
             "bench_farms": bench_farms,
             "bench_overlay": bench_overlay,

@@ -13,7 +13,8 @@ module: bench_chart
 short_description: Draw an lbfarm benchmark run as a PNG chart
 description:
   - Left, requests per second of every target, the median over the rounds with min-max error bars
-    and the median ratio to direct above each bar. Middle, ab's latency percentiles (50 % to 100 %,
+    and the median ratio to direct above each bar, coloured by load (HTTP, and over TLS keep-alive
+    HTTPS, a new handshake per request, HTTP/2). Middle, ab's latency percentiles (50 % to 100 %,
     medians over the rounds) on a log axis. Right, CPU microseconds per request stacked by component
     (client, balancer, backends). A target with no successful load shows as FAILED.
   - Needs matplotlib on the controller (it is in requirements.txt).
@@ -37,6 +38,10 @@ EXAMPLES = r"""
 
 PERCENTILES = ("50", "66", "75", "80", "90", "95", "98", "99", "100")
 COMPONENTS = (("client", "#9aa5b1"), ("balancer", "#d9822b"), ("backends", "#2f6fb0"))
+# Bars of the loads through a balancer by what they load: plain HTTP, and over TLS keep-alive HTTPS,
+# a new TLS handshake per request, HTTP/2 (the grey bars are the backends loaded directly).
+MODES = {"http": "#2f6fb0", "https": "#2e8b57", "handshakes": "#c0392b", "h2": "#8e44ad"}
+MODE_LABELS = ("HTTP", "HTTPS, keep-alive", "TLS handshake per request", "HTTP/2 (h2load)")
 # ab reports whole milliseconds: "0" means under 1 ms, drawn at half of one on the log axis.
 FLOOR_MS = 0.5
 
@@ -51,6 +56,7 @@ def figure(run: dict):
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
+    from matplotlib.patches import Patch
     from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     targets = run.get("targets") or []
@@ -69,7 +75,7 @@ def figure(run: dict):
         medians.append(_median(stats))
         low.append(stats["median"] - stats["min"] if stats else 0)
         high.append(stats["max"] - stats["median"] if stats else 0)
-    colors = ["#9aa5b1" if t["kind"] == "direct" else "#2f6fb0" for t in targets]
+    colors = ["#9aa5b1" if t["kind"] == "direct" else MODES.get(t.get("mode", "http"), "#2f6fb0") for t in targets]
     bars = rate.bar(range(len(targets)), medians, yerr=[low, high], capsize=4, color=colors)
     for bar, target, top in zip(bars, targets, high, strict=True):
         ratio = target.get("ratio_to_direct")
@@ -77,12 +83,18 @@ def figure(run: dict):
         rate.annotate(label, (bar.get_x() + bar.get_width() / 2, bar.get_height() + top), ha="center", va="bottom")
     rate.set_xticks(range(len(targets)), names, rotation=25, ha="right", fontsize=8)
     rate.set_ylabel("requests/s, median and min-max (label: x direct)")
+    if any(t.get("mode", "http") != "http" for t in targets):
+        rate.legend(
+            handles=[Patch(color=color, label=label) for label, color in zip(MODE_LABELS, MODES.values(), strict=True)],
+            fontsize=8,
+        )
     rate.grid(True, axis="y", alpha=0.3)
 
     for target in targets:
         pct = target.get("percentiles_ms") or {}
         values = [max(_median(pct.get(p)), FLOOR_MS) for p in PERCENTILES]
-        if target.get("requests_per_second"):
+        # h2load gives no percentiles: its loads have no line here
+        if target.get("requests_per_second") and any(pct.get(p) for p in PERCENTILES):
             style = "--" if target["kind"] == "direct" else "-"
             latency.plot(PERCENTILES, values, style, marker="o", label=target["name"])
     latency.set_yscale("log")
