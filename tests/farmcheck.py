@@ -56,9 +56,9 @@ def handshake(url: str, context: ssl.SSLContext | None = None, name: str | None 
     return (context or tls_context()).wrap_socket(raw, server_hostname=name or parts.hostname)
 
 
-def served_certificate(url: str) -> bytes:
-    """The DER certificate an https URL serves, verified against tls_context()."""
-    with handshake(url) as tls:
+def served_certificate(url: str, context: ssl.SSLContext | None = None) -> bytes:
+    """The DER certificate an https URL serves, verified against `context`, else tls_context()."""
+    with handshake(url, context) as tls:
         return tls.getpeercert(binary_form=True)
 
 

@@ -1,5 +1,5 @@
 """Plain HTTP sent to HTTPS, and HSTS, turned on and off again on the running farm (molecule/default,
-on HAProxy): a browser that asks for http:// is sent to https:// on the same address, and told to
+on HAProxy and on nginx): a browser that asks for http:// is sent to https:// on the same address, and told to
 keep to HTTPS; the farm behind it answers as before."""
 
 from __future__ import annotations
@@ -14,8 +14,8 @@ HSTS = 600
 
 def test_redirect_and_hsts_turned_on_then_off(farm, playbook) -> None:
     https = farm.endpoints.get("https_url")
-    if farm.balancer != "haproxy" or not https:
-        pytest.skip("turned on and off once, on HAProxy (molecule/default); molecule/roles runs HSTS on both")
+    if farm.balancer not in ("haproxy", "nginx") or not https:
+        pytest.skip(f"{farm.balancer} sends no HTTP of its own: the redirect and HSTS are nginx's and HAProxy's")
     on = [f"{farm.balancer}_lb_https_redirect=true", f"{farm.balancer}_lb_hsts={HSTS}"]
     try:
         playbook("playbooks/balancer.yml", *[a for e in on for a in ("-e", e)])
