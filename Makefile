@@ -22,7 +22,7 @@ help:
 	@echo "                  reach it with: ip netns exec lbfarm-lab curl http://192.168.100.1/"
 	@echo "                  RELEASE=trixie: on Debian 13 instead of Debian 12 (containers and VMs alike)"
 	@echo "make lab-destroy  remove the local lab (a pair's m4 too) and the VM lab"
-	@echo "make bench        every balancer and the backends under ab, side by side (BENCH_ARGS='-e benchmark_requests=100000')"
+	@echo "make bench        every balancer and the backends under ab (and h2load over TLS), side by side (BENCH_ARGS='-e benchmark_requests=100000')"
 	@echo "                  LAB=vm: on the VM lab, IPVS beside nginx and HAProxy"
 	@echo "make test         unit tests, lint and every Molecule scenario"
 	@echo "make docs         docs/variables.md from the roles' argument_specs (stats-screenshot: docs/haproxy-stats.png)"

@@ -65,7 +65,7 @@ def figure(run: dict):
     fig, (rate, latency, cpu) = plt.subplots(1, 3, figsize=(16, 5.5), gridspec_kw={"width_ratios": [2, 3, 2]})
     fig.suptitle(
         f"lbfarm benchmark {run.get('started', '')}, {run.get('rounds', '?')} rounds on {where}: "
-        f"{run.get('command', '')}",
+        f"{run.get('command', '')}" + (", and over TLS (colours)" if run.get("commands") else ""),
         fontsize=11,
     )
 
