@@ -41,6 +41,7 @@ COMPONENTS = (("client", "#9aa5b1"), ("balancer", "#d9822b"), ("backends", "#2f6
 # Bars of the loads through a balancer by what they load: plain HTTP, and over TLS keep-alive HTTPS,
 # a new TLS handshake per request, HTTP/2 (the grey bars are the backends loaded directly).
 MODES = {"http": "#2f6fb0", "https": "#2e8b57", "handshakes": "#c0392b", "h2": "#8e44ad"}
+MARKERS = ("o", "s", "^", "D", "v", "P")
 MODE_LABELS = ("HTTP", "HTTPS, keep-alive", "TLS handshake per request", "HTTP/2 (h2load)")
 # ab reports whole milliseconds: "0" means under 1 ms, drawn at half of one on the log axis.
 FLOOR_MS = 0.5
@@ -90,13 +91,22 @@ def figure(run: dict):
         )
     rate.grid(True, axis="y", alpha=0.3)
 
+    # a line per target: coloured by its load as its bar is, when the run has loads over TLS (a
+    # marker per farm tells the balancers apart), else one colour per target
+    by_load = any(t.get("mode", "http") != "http" for t in targets)
+    farms = list(dict.fromkeys(t.get("farm") for t in targets if t["kind"] != "direct"))
     for target in targets:
         pct = target.get("percentiles_ms") or {}
         values = [max(_median(pct.get(p)), FLOOR_MS) for p in PERCENTILES]
         # h2load gives no percentiles: its loads have no line here
         if target.get("requests_per_second") and any(pct.get(p) for p in PERCENTILES):
             style = "--" if target["kind"] == "direct" else "-"
-            latency.plot(PERCENTILES, values, style, marker="o", label=target["name"])
+            look = {"marker": "o"}
+            if by_load:
+                look["color"] = colors[targets.index(target)]
+                if target["kind"] != "direct":
+                    look["marker"] = MARKERS[farms.index(target.get("farm")) % len(MARKERS)]
+            latency.plot(PERCENTILES, values, style, label=target["name"], **look)
     latency.set_yscale("log")
     latency.yaxis.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0)))
     latency.yaxis.set_major_formatter(FuncFormatter(lambda v, _: "<1" if v == FLOOR_MS else f"{v:g}"))
