@@ -86,7 +86,7 @@ def test_the_role_finds_where_the_farm_answers_for_each_farm() -> None:
 
 def test_targets_take_each_farms_url_and_the_page() -> None:
     farms = bench.bench_farms(["nginx"])
-    (target,) = bench.bench_targets(BACKENDS, farms, {"nginx": "http://10.0.0.4:80/"}, "/swap.html", False)
+    (target,) = bench.bench_targets(BACKENDS, farms, {"nginx": {"url": "http://10.0.0.4:80/"}}, "/swap.html", False)
     assert target == {
         "name": "nginx",
         "kind": "balancer",
@@ -97,7 +97,7 @@ def test_targets_take_each_farms_url_and_the_page() -> None:
     }
     assert target["vars"] is not farms[0]["vars"]
     with pytest.raises(AnsibleFilterError, match=r"no URL for 'nginx'"):
-        bench.bench_targets(BACKENDS, farms, {"haproxy": "http://10.0.0.4:80/"})
+        bench.bench_targets(BACKENDS, farms, {"haproxy": {"url": "http://10.0.0.4:80/"}})
 
 
 # --- the units from the contract ------------------------------------------------------------

@@ -45,8 +45,10 @@ DOCUMENTATION = r"""
 EXAMPLES = r"""
 _farms: "{{ ['nginx'] | bench_farms([{'name': 'nginx 8080', 'balancer': 'nginx', 'vars': {'nginx_lb_port': 8080}}]) }}"
 _url: "{{ (hostvars['m3'] | bench_overlay(_farms[1].vars) | farm_endpoints(lookup('balancers', 'nginx'))).url }}"
-_targets: "{{ _backends | bench_targets(_farms, {'nginx': 'http://m3/', 'nginx 8080': 'http://m3:8080/'},
-                                        '/swap.html') }}"
+_targets: "{{ _backends | bench_targets(_farms,
+                                        {'nginx': {'url': 'http://m3/', 'https_url': 'https://m3/', 'http2': true},
+                                         'nginx 8080': {'url': 'http://m3:8080/', 'https_url': none}},
+                                        '/swap.html', true, ['https', 'handshakes', 'h2']) }}"
 _plan: "{{ _targets | bench_plan(3, {'balancers': ['m3'], 'backends': ['m1', 'm2']},
                                   {'backend': 'apache2', 'balancers': {'nginx': 'nginx'}}) }}"
 _sample: "{{ _step | bench_sample(_ab.stdout ~ _ab.stderr, _before, _after) }}"
@@ -238,19 +240,18 @@ def bench_overlay(host_vars: Mapping[str, Any], farm_vars: Mapping[str, Any] | N
 
 
 # The loads over TLS of a balancer that serves HTTPS, beside its plain-HTTP load: each is a target
-# of its own in the balancer's block, named after it ("nginx https").
+# of its own in the balancer's block, named after it ("nginx https"); what each load is, for the report.
 TLS_LOADS = {
-    "https": "https",  # ab over TLS, keep-alive as the plain-HTTP load (benchmark_keepalive)
-    "handshakes": "TLS handshakes",  # ab without keep-alive: a new connection and full handshake per request
-    "h2": "h2",  # h2load: HTTP/2 by ALPN, several streams per connection
+    "https": ("https", "keep-alive over TLS"),  # ab -k over TLS
+    "handshakes": ("TLS handshakes", "a new connection and TLS handshake per request"),  # ab without keep-alive
+    "h2": ("h2", "HTTP/2 by ALPN"),  # h2load, several streams per connection
 }
 
 
 def _farm_urls(name: str, urls: Mapping[str, Any] | None) -> dict[str, Any]:
-    """Where a farm answers: a URL, or {url, https_url, http2} (https_url None when it serves no HTTPS;
-    http2 whether its balancer speaks HTTP/2 over TLS, by ALPN)."""
-    found = (urls or {}).get(name)
-    found = {"url": found} if isinstance(found, str) else dict(found or {})
+    """Where a farm answers: {url, https_url, http2} (https_url None when it serves no HTTPS; http2
+    whether its balancer speaks HTTP/2 over TLS, by ALPN)."""
+    found = dict((urls or {}).get(name) or {})
     if not found.get("url"):
         raise AnsibleFilterError(f"bench_targets: no URL for {name!r}: where does the farm answer for it?")
     return found
@@ -267,7 +268,7 @@ def bench_targets(
     """The targets of a run, in the order they are loaded: the backends directly, then the farms (bench_farms).
 
     urls maps each farm's name to where the farm answers for it (farm_endpoints of the balancer
-    host): its URL, or {url, https_url, http2}. tls_loads (keys of TLS_LOADS) adds, after each farm
+    host): {url, https_url, http2}. tls_loads (keys of TLS_LOADS) adds, after each farm
     that serves HTTPS, one target per load over TLS (h2 where its balancer speaks HTTP/2), with its
     mode; every target has a mode (http for the plain ones) and the farm whose block it is loaded in.
     """
@@ -296,7 +297,7 @@ def bench_targets(
         if found.get("https_url"):
             targets += [
                 {
-                    "name": f"{farm['name']} {TLS_LOADS[mode]}",
+                    "name": f"{farm['name']} {TLS_LOADS[mode][0]}",
                     "mode": mode,
                     "url": found["https_url"].rstrip("/") + path,
                     # the load tools do not verify the certificate (the proof and the tests do): whether
@@ -1193,7 +1194,7 @@ def _md_intro(run: Mapping[str, Any], wheres: list[str]) -> list[str]:
     # the loads over TLS of the run, each with its command (run["commands"]: {mode: command})
     modes = dict.fromkeys(s.get("mode") for s in run.get("samples") or [] if s.get("mode", "http") != "http")
     commands = run.get("commands") or {}
-    over_tls = "; ".join(f"`{commands[m]}` ({_TLS_LOAD_WORDS[m]})" for m in modes if m in commands)
+    over_tls = "; ".join(f"`{commands[m]}` ({TLS_LOADS[m][1]})" for m in modes if m in commands)
     return [
         f"# lbfarm benchmark, {run.get('started', '')}",
         "",
@@ -1258,13 +1259,6 @@ def _md_cpu(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     ] + [_md_cpu_row(t, whole) for t in targets]
 
 
-_TLS_LOAD_WORDS = {
-    "https": "keep-alive over TLS",
-    "handshakes": "a new connection and TLS handshake per request",
-    "h2": "HTTP/2 by ALPN",
-}
-
-
 def _md_tls(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     """The table of the loads over TLS, each beside its balancer's plain HTTP."""
     over_tls = [t for t in targets if t.get("mode", "http") != "http"]
@@ -1281,7 +1275,7 @@ def _md_tls(targets: Sequence[Mapping[str, Any]]) -> list[str]:
     for t in over_tls:
         negotiated = ", ".join(t.get("tls") or []) + "".join(f", {a}" for a in t.get("application_protocol") or [])
         lines.append(
-            f"| {t['name']} | {_TLS_LOAD_WORDS[t['mode']]} | {_spread(t['requests_per_second'])} "
+            f"| {t['name']} | {TLS_LOADS[t['mode']][1]} | {_spread(t['requests_per_second'])} "
             f"| {_spread(t['ratio_to_http'], 2)} | {_spread(t['p99_ms'])} "
             f"| {_spread(t['cpu_us_per_request']['balancer'])} | {negotiated or '-'} "
             f"| {t['failed_requests']} | {t['non_2xx']} |"
