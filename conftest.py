@@ -89,10 +89,12 @@ class Farm:
         """The balancer host's IPVS table (ipvsadm -Ln)."""
         return self.host(self.balancer_host).check_output("ipvsadm -Ln")
 
-    def ipvs_weight(self, name: str, table: str | None = None) -> int | None:
-        """The weight of a backend's real server in the IPVS table, None when it is not there."""
+    def ipvs_weight(self, name: str, table: str | None = None, https: bool = False) -> int | None:
+        """The weight of a backend's real server in the IPVS table, None when it is not there: in the
+        HTTP service, or with https in the HTTPS one (passed through to the backend's https_port)."""
         b = next(b for b in self.backends if b["name"] == name)
-        row = re.search(rf"->\s+{re.escape(b['address'])}:{b['port']}\s+\S+\s+(\d+)", table or self.ipvs_table())
+        port = b["https_port"] if https else b["port"]
+        row = re.search(rf"->\s+{re.escape(b['address'])}:{port}\s+\S+\s+(\d+)", table or self.ipvs_table())
         return int(row.group(1)) if row else None
 
     def require_running_balancer(self) -> None:

@@ -66,6 +66,8 @@ _endpoints: "{{ hostvars[groups['balancers'][0]] | farm_endpoints(lookup('balanc
 # Per-host inventory variables read by farm_backends, with their defaults.
 BACKEND_DEFAULTS: dict[str, Any] = {
     "port": 80,
+    # where Apache serves HTTPS, for a balancer that passes TLS through to the backends (IPVS)
+    "https_port": 443,
     "weight": 1,
     "max_fails": 1,
     "fail_timeout": None,
@@ -155,6 +157,7 @@ def farm_backends(
             "name": str(host),
             "address": _address(host, hvars),
             "port": _integer(host, "backend_port", raw["port"], 1, 65535),
+            "https_port": _integer(host, "backend_https_port", raw["https_port"], 1, 65535),
             "weight": _integer(host, "backend_weight", raw["weight"], 0),
             "max_fails": _integer(host, "backend_max_fails", raw["max_fails"], 0),
             "fail_timeout": None

@@ -59,6 +59,7 @@ KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "in_kernel": (bool, False),
     "health_checks": (bool, False),
     "http2": (bool, False),
+    "tls_passthrough": (bool, False),
     "canary": ((dict, type(None)), None),
     "dropin": (str, ""),
 }

@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import base64
 import collections
+import contextlib
+import ctypes
+import ctypes.util
+import errno
 import http.client
 import json
+import os
 import socket
 import ssl
 import subprocess
@@ -117,6 +122,36 @@ def count_backends_in_netns(netns: str, url: str, requests: int) -> collections.
         check=True,
     ).stdout
     return collections.Counter(json.loads(out))
+
+
+_CLONE_NEWNET = 0x40000000  # setns(2): the descriptor must be a network namespace
+
+
+@contextlib.contextmanager
+def in_netns(netns: str):
+    """Run the body in a named network namespace (ip netns add NAME): a lab client plugged into a
+    VM lab segment. The calling thread enters it, and with it every socket the body opens and every
+    process it starts; on the way out the thread goes back to the namespace it came from."""
+    libc = ctypes.CDLL(ctypes.util.find_library("c"), use_errno=True)
+
+    def enter(fd: int, what: str) -> None:
+        if libc.setns(fd, _CLONE_NEWNET) != 0:
+            code = ctypes.get_errno()
+            raise OSError(code, f"setns into {what}: {os.strerror(code) or errno.errorcode.get(code)}")
+
+    home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+    try:
+        lab = os.open(f"/run/netns/{netns}", os.O_RDONLY)
+        try:
+            enter(lab, f"the network namespace {netns}")
+        finally:
+            os.close(lab)
+        try:
+            yield
+        finally:
+            enter(home, "this process's own network namespace")
+    finally:
+        os.close(home)
 
 
 def cookie_client() -> urllib.request.OpenerDirector:

@@ -67,8 +67,9 @@ def test_live_configuration_passes_the_balancer_own_check(host, farm) -> None:
         # every real server healthy, the virtual service as the rules of the plain mode say it
         assert host.run("keepalived --config-test --use-file /etc/lbfarm/ipvs-keepalived.conf").rc == 0
         wanted = load("roles/ipvs_lb/filter_plugins/ipvs_lb.py").ipvs_lb_rules(
-            farm.backends, farm.setting("vip"), farm.setting("port"), farm.setting("scheduler"), farm.setting("method")
-        )
+            farm.backends, farm.setting("vip"), farm.setting("port"), farm.setting("scheduler"), farm.setting("method"),
+            farm.setting("https_port") if farm.setting("https") else 0,
+        )  # fmt: skip
         assert set(host.check_output("ipvsadm -Sn").split("\n")) == set(wanted)
         assert not host.file("/etc/lbfarm-ipvs.rules").exists, "the plain mode's rules are left"
     elif farm.balancer == "ipvs":  # the plain mode: what the kernel runs is what the rules file says

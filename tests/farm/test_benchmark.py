@@ -39,9 +39,10 @@ def targets(report: dict) -> dict[str, dict]:
 
 
 def over_tls(farm) -> set[str]:
-    """The balancer's loads over TLS where it serves HTTPS: keep-alive HTTPS, a handshake per
-    request, and HTTP/2 where its contract says it speaks it (not gobetween, which ends TLS at L4)."""
-    if not farm.endpoints.get("https_url"):
+    """The balancer's loads over TLS where it ends HTTPS: keep-alive HTTPS, a handshake per
+    request, and HTTP/2 where its contract says it speaks it (not gobetween, which ends TLS at L4).
+    None where it passes TLS through to the backends (IPVS): the TLS work is not the balancer's."""
+    if not farm.endpoints.get("https_url") or CONTRACT[farm.balancer]["tls_passthrough"]:
         return set()
     h2 = {f"{farm.balancer} h2"} if CONTRACT[farm.balancer]["http2"] else set()
     return {f"{farm.balancer} https", f"{farm.balancer} TLS handshakes"} | h2

@@ -4,36 +4,42 @@ the share over HTTPS, what the backends are told, and the redirect and HSTS when
 
 gobetween ends TLS at L4 (it forwards the bytes, reads no HTTP): no ALPN, nothing told to the
 backends, no redirect or HSTS; and Go's crypto/tls, which it does not let choose curves, also
-offers P-521, outside Mozilla's profile."""
+offers P-521, outside Mozilla's profile. IPVS passes TLS through to the backends' Apache (mod_ssl,
+HTTP/1.1 by ALPN), which the same checks judge.
+
+In the VM farm, whose lab segment this machine has no route to, the module runs in the lab client's
+network namespace (farmcheck.in_netns): its sockets and sslyze's are the lab client's."""
 
 from __future__ import annotations
 
+import contextlib
 import ssl
 import subprocess
 import urllib.parse
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from contract import CONTRACT
 from cryptography import x509
-from farmcheck import REPO, SHARE_TOLERANCE, count_backends, fetch, handshake, no_redirect, served_certificate
+from farmcheck import REPO, SHARE_TOLERANCE, count_backends, fetch, handshake, in_netns, no_redirect, served_certificate
 
 # sslyze in a venv of its own (make deps, requirements-sslyze.txt)
 SSLYZE = REPO / ".venv" / "sslyze" / "bin" / "sslyze"
 # balancers that end TLS without reading HTTP (roles/gobetween_lb: protocol "tls")
-L4 = {"gobetween"}
+GO_TLS = {"gobetween"}
+# balancers that read no HTTP of their own over TLS: those, and those that pass TLS through (IPVS)
+L4 = GO_TLS | {name for name, adapter in CONTRACT.items() if adapter["tls_passthrough"]}
 
 
 @pytest.fixture(scope="module")
-def https(farm) -> urllib.parse.SplitResult:
+def https(farm) -> Iterator[urllib.parse.SplitResult]:
     url = farm.endpoints.get("https_url")
     if not url:
-        pytest.skip(f"{farm.balancer} does not terminate HTTPS in lbfarm")
+        pytest.skip(f"{farm.balancer} does not serve HTTPS in lbfarm")
     farm.require_running_balancer()
-    if farm.lab_client:
-        # this machine has no route to the VM lab's segment; the proof of every run sends its
-        # HTTPS requests from the lab client, verified against the lab CA
-        pytest.skip("the VM lab is reached from its lab client's namespace only: checked in the container scenarios")
-    return urllib.parse.urlsplit(url)
+    with in_netns(farm.lab_client["netns"]) if farm.lab_client else contextlib.nullcontext():
+        yield urllib.parse.urlsplit(url)
 
 
 def test_the_chain_verifies_to_the_lab_ca_for_every_name_and_address(https, farm) -> None:
@@ -75,11 +81,17 @@ def test_tls_1_2_and_1_3_are_accepted(https, farm, version) -> None:
 
 def test_alpn_gives_http2_and_http_1_1(https, farm) -> None:
     context = ssl.create_default_context(cafile=farm.ca_file)
-    if farm.balancer in L4:
+    if farm.balancer in GO_TLS:
         # gobetween sets no NextProtos: Go's crypto/tls then answers no ALPN, and the client speaks HTTP/1.1
         context.set_alpn_protocols(["h2", "http/1.1"])
         with handshake(https.geturl(), context) as tls:
             assert tls.selected_alpn_protocol() is None
+        return
+    if not CONTRACT[farm.balancer]["http2"]:
+        # passed through to Apache, whose mod_ssl answers HTTP/1.1 (lbfarm does not load mod_http2)
+        context.set_alpn_protocols(["h2", "http/1.1"])
+        with handshake(https.geturl(), context) as tls:
+            assert tls.selected_alpn_protocol() == "http/1.1"
         return
     context.set_alpn_protocols(["h2", "http/1.1"])
     with handshake(https.geturl(), context) as tls:
@@ -102,7 +114,7 @@ def test_sslyze_finds_mozilla_intermediate_compliance(https, farm) -> None:
         timeout=300,
     )
     said = scan.stdout + scan.stderr
-    if farm.balancer in L4:
+    if farm.balancer in GO_TLS:
         # gobetween has no curves option: Go's defaults add P-521 to the profile's X25519, P-256 and P-384,
         # the one thing sslyze should find outside the profile
         assert f"{https.hostname}:{https.port}: FAILED - Not compliant." in said, said[-3000:]

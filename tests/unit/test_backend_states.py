@@ -89,6 +89,13 @@ def test_ipvs_state_commands_change_the_running_table(state: str, present: bool,
     assert ipvs.ipvs_lb_state_argv(backends()[0], state, "192.168.100.1", 80, "masquerade", present) == argv
 
 
+def test_ipvs_state_command_of_the_https_service_names_the_backends_https_port() -> None:
+    b = backends()[0] | {"https_port": 8443}
+    assert ipvs.ipvs_lb_state_argv(b, "drain", "192.168.100.1", 443, key="https_port") == [
+        *["ipvsadm", "-e", "-t", "192.168.100.1:443", "-r", "192.168.56.2:8443", "-m", "-w", "0"]
+    ]
+
+
 def test_ipvs_state_command_with_direct_routing() -> None:
     assert ipvs.ipvs_lb_state_argv(backends()[1], "drain", "10.0.0.1", 80, "route")[-3:] == ["-g", "-w", "0"]
 

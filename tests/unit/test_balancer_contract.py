@@ -129,6 +129,7 @@ def test_a_new_balancer_is_its_folder_and_one_line_of_the_registry(tmp_path: Pat
     assert toy["files"] == ["/etc/toy.conf"]
     assert (toy["reuseport"], toy["in_kernel"], toy["canary"], toy["dropin"]) == (False, False, None, "")
     assert toy["http2"] is False
+    assert toy["tls_passthrough"] is False
     assert toy["defaults"] == {"port": 8000, "stats": False}
     # the model needs nothing of it but its contract: where the farm answers through it
     host = {"inventory_hostname": "m3", "lab_address": "192.168.56.4", "toy_lb_port": 8001}

@@ -22,6 +22,7 @@ def test_backends_read_inventory_with_defaults() -> None:
         "name": "m1",
         "address": "192.168.56.2",
         "port": 80,
+        "https_port": 443,
         "weight": 3,
         "max_fails": 1,
         "fail_timeout": None,

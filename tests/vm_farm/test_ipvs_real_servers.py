@@ -15,3 +15,20 @@ def test_replies_to_the_lab_client_go_through_the_director(host, farm) -> None:
     else:
         assert "via" not in route, route
         assert not host.file("/etc/systemd/system/lbfarm-ipvs-realserver.service").exists
+
+
+def test_apache_ends_the_https_that_ipvs_passes_through_and_only_then(host, farm) -> None:
+    """With IPVS passing HTTPS through, Apache serves it on the backend's https_port with the farm's
+    certificate (mod_ssl on, the key readable by root only); after a swap to a balancer that ends
+    TLS itself, Apache serves no HTTPS and keeps no copy of the key."""
+    backend = next(b for b in farm.backends if b["name"] == host.backend.get_hostname())
+    listening = host.socket(f"tcp://0.0.0.0:{backend['https_port']}").is_listening
+    if farm.balancer == "ipvs" and farm.setting("https"):
+        assert listening
+        key = host.file("/etc/apache2/lbfarm/farm.key")
+        assert (key.user, key.group, key.mode) == ("root", "root", 0o600)
+        assert host.file("/etc/apache2/mods-enabled/ssl.load").is_symlink
+    else:
+        assert not listening
+        assert not host.file("/etc/apache2/lbfarm").exists
+        assert not host.file("/etc/apache2/mods-enabled/ssl.load").exists

@@ -15,8 +15,11 @@ description:
   - C(ipvs_lb_rules) renders the validated backend list of the filter C(farm_backends) as
     C(ipvsadm-restore) lines (as C(ipvsadm -Sn) prints them); a backend in maintenance is left
     out, a drained one has weight 0.
-  - C(ipvs_lb_keepalived) renders the same virtual service as keepalived's C(virtual_server)
-    block with an HTTP check per real server (keepalived's checker then owns the table).
+  - C(ipvs_lb_keepalived) renders the same virtual services as keepalived's C(virtual_server)
+    blocks with a check per real server, HTTP_GET, or SSL_GET for HTTPS (keepalived's checker then
+    owns the table).
+  - With C(https_port), both add a second virtual service that passes HTTPS through to each
+    backend's own TLS on its C(https_port) (Apache's mod_ssl, roles/apache_backend).
   - C(ipvs_lb_state_argv) gives the ipvsadm command that puts one real server of the running
     table in a state (ready, drain, maint).
   - C(ipvs_lb_health_window) gives the seconds keepalived's checker takes to judge a real server,
@@ -27,6 +30,8 @@ description:
 EXAMPLES = r"""
 _ipvs_lb_rules: "{{ ipvs_lb_backends | ipvs_lb_rules('192.168.100.1', 80, 'wrr', 'masquerade') }}"
 # ['-A -t 192.168.100.1:80 -s wrr', '-a -t 192.168.100.1:80 -r 192.168.56.2:80 -m -w 2', ...]
+_both: "{{ ipvs_lb_backends | ipvs_lb_rules('192.168.100.1', 80, 'wrr', 'masquerade', https_port=443) }}"
+# [..., '-A -t 192.168.100.1:443 -s wrr', '-a -t 192.168.100.1:443 -r 192.168.56.2:443 -m -w 2', ...]
 _keepalived: "{{ ipvs_lb_backends | ipvs_lb_keepalived('192.168.100.1', 80, 'wrr', check={'path': '/'}) }}"
 # ['virtual_server 192.168.100.1 80 {', '    delay_loop 2', '    lb_algo wrr', '    lb_kind NAT', ...]
 _argv: "{{ backend | ipvs_lb_state_argv('drain', '192.168.100.1', 80, 'masquerade') }}"
@@ -69,8 +74,13 @@ def _number(var: str, value: Any, low: int, high: int | None = None) -> int:
     return number
 
 
-def _real_servers(backends: list[Mapping[str, Any]], port: int, scheduler: str, method: str) -> list[tuple]:
-    """(address, port, weight) of each real server in the table: maint left out, drain weight 0."""
+def _real_servers(
+    backends: list[Mapping[str, Any]], port: int, scheduler: str, method: str, key: str = "port"
+) -> list[tuple]:
+    """(address, port, weight) of each real server in the table: maint left out, drain weight 0.
+
+    `key` is the backend's port the service forwards to: "port" (HTTP), "https_port" (HTTPS passed through).
+    """
     if scheduler not in SCHEDULERS:
         raise AnsibleFilterError(f"IPVS scheduler {scheduler!r} is unknown: use one of {', '.join(SCHEDULERS)}")
     if method not in METHODS:
@@ -81,23 +91,53 @@ def _real_servers(backends: list[Mapping[str, Any]], port: int, scheduler: str, 
     for b in backends:
         if b["backup"]:
             raise _fail(b["name"], "backend_backup", True, "has no equivalent in IPVS: remove the backend or unset it")
-        if method == "route" and b["port"] != port:
-            raise _fail(b["name"], "backend_port", b["port"], f"must be the virtual port {port} with direct routing")
+        if method == "route" and b[key] != port:
+            raise _fail(b["name"], f"backend_{key}", b[key], f"must be the virtual port {port} with direct routing")
         if b.get("state") == "maint":  # out of the table; drain is weight 0: no new connections
             continue
-        servers.append((b["address"], b["port"], 0 if b.get("state") == "drain" else b["weight"]))
+        servers.append((b["address"], b[key], 0 if b.get("state") == "drain" else b["weight"]))
     return servers
 
 
+def _services(backends: list[Mapping[str, Any]], port: int, https_port: int | None) -> list[tuple[int, str, str]]:
+    """(virtual port, the backends' port key, keepalived's check) of each virtual service: HTTP, and
+    HTTPS passed through to the backends' own TLS when https_port is set."""
+    if not https_port:
+        return [(port, "port", "HTTP_GET")]
+    port, https_port = _number("ipvs_lb_port", port, 1, 65535), _number("ipvs_lb_https_port", https_port, 1, 65535)
+    if https_port == port:
+        raise AnsibleFilterError(f"ipvs_lb_https_port={https_port!r} is ipvs_lb_port's too: give HTTPS its own port")
+    seen: dict[tuple[str, int], str] = {}  # an Apache cannot serve HTTP and HTTPS, or two backends, on one port
+    for b in backends:
+        for key in ("port", "https_port"):
+            endpoint = (b["address"], b[key])
+            if endpoint in seen and seen[endpoint] != f"{b['name']} backend_{key}":
+                raise _fail(
+                    b["name"], f"backend_{key}", b[key],
+                    f"is already where {seen[endpoint]} answers on {b['address']}: with IPVS passing HTTPS through, "
+                    "each backend serves HTTP and HTTPS on ports of their own (backend_port, backend_https_port)",
+                )  # fmt: skip
+            seen[endpoint] = f"{b['name']} backend_{key}"
+    return [(port, "port", "HTTP_GET"), (https_port, "https_port", "SSL_GET")]
+
+
 def ipvs_lb_rules(
-    backends: list[Mapping[str, Any]], vip: str, port: int = 80, scheduler: str = "rr", method: str = "masquerade"
+    backends: list[Mapping[str, Any]],
+    vip: str,
+    port: int = 80,
+    scheduler: str = "rr",
+    method: str = "masquerade",
+    https_port: int | None = None,
 ) -> list[str]:
-    """The virtual service and its real servers, as ipvsadm-restore lines (and as ipvsadm -Sn prints them)."""
-    service = f"{vip}:{port}"
-    return [f"-A -t {service} -s {scheduler}"] + [
-        f"-a -t {service} -r {address}:{rs_port} {METHODS[method]} -w {weight}"
-        for address, rs_port, weight in _real_servers(backends, port, scheduler, method)
-    ]
+    """Each virtual service and its real servers, as ipvsadm-restore lines (and as ipvsadm -Sn prints them)."""
+    lines = []
+    for service_port, key, _ in _services(backends, port, https_port):
+        service = f"{vip}:{service_port}"
+        lines += [f"-A -t {service} -s {scheduler}"] + [
+            f"-a -t {service} -r {address}:{rs_port} {METHODS[method]} -w {weight}"
+            for address, rs_port, weight in _real_servers(backends, service_port, scheduler, method, key)
+        ]
+    return lines
 
 
 def _check(check: Mapping[str, Any] | None) -> tuple[str, dict[str, int]]:
@@ -117,36 +157,41 @@ def ipvs_lb_keepalived(
     scheduler: str = "rr",
     method: str = "masquerade",
     check: Mapping[str, Any] | None = None,
+    https_port: int | None = None,
 ) -> list[str]:
-    """The same virtual service as keepalived's virtual_server block, an HTTP_GET check per real server.
+    """The same virtual services as keepalived's virtual_server blocks, a check per real server.
 
     keepalived's checker (keepalived -C) then owns the table: a real server whose check fails
-    leaves it, and comes back with its weight once the check passes again.
+    leaves it, and comes back with its weight once the check passes again. HTTP is checked with
+    HTTP_GET; HTTPS passed through, on the backend's own TLS, with SSL_GET (the same GET over TLS).
     """
     path, numbers = _check(check)
-    lines = [
-        f"virtual_server {vip} {port} {{",
-        f"    delay_loop {numbers['interval']}",
-        f"    lb_algo {scheduler}",
-        f"    lb_kind {LB_KINDS[method]}",
-        "    protocol TCP",
-    ]
-    for address, rs_port, weight in _real_servers(backends, port, scheduler, method):
+    lines: list[str] = []
+    for service_port, key, checker in _services(backends, port, https_port):
         lines += [
-            f"    real_server {address} {rs_port} {{",
-            f"        weight {weight}",
-            "        HTTP_GET {",
-            "            url {",
-            f"                path {path}",
-            f"                status_code {numbers['status']}",
-            "            }",
-            f"            connect_timeout {numbers['connect_timeout']}",
-            f"            retry {numbers['retries']}",
-            f"            delay_before_retry {numbers['retry_delay']}",
-            "        }",
-            "    }",
+            f"virtual_server {vip} {service_port} {{",
+            f"    delay_loop {numbers['interval']}",
+            f"    lb_algo {scheduler}",
+            f"    lb_kind {LB_KINDS[method]}",
+            "    protocol TCP",
         ]
-    return [*lines, "}"]
+        for address, rs_port, weight in _real_servers(backends, service_port, scheduler, method, key):
+            lines += [
+                f"    real_server {address} {rs_port} {{",
+                f"        weight {weight}",
+                f"        {checker} {{",
+                "            url {",
+                f"                path {path}",
+                f"                status_code {numbers['status']}",
+                "            }",
+                f"            connect_timeout {numbers['connect_timeout']}",
+                f"            retry {numbers['retries']}",
+                f"            delay_before_retry {numbers['retry_delay']}",
+                "        }",
+                "    }",
+            ]
+        lines.append("}")
+    return lines
 
 
 def ipvs_lb_state_argv(
@@ -156,17 +201,19 @@ def ipvs_lb_state_argv(
     port: int = 80,
     method: str = "masquerade",
     present: bool = True,
+    key: str = "port",
 ) -> list[str]:
     """The ipvsadm command that puts one real server of the running table in `state`.
 
     drain keeps it with weight 0 (its connections finish, no new ones), maint deletes it, ready
-    gives it its weight back, adding it again when maint had deleted it (present=False).
+    gives it its weight back, adding it again when maint had deleted it (present=False). `port` is
+    the virtual service's, `key` the backend's port it forwards to ("port", or "https_port").
     """
     if method not in METHODS:
         raise AnsibleFilterError(f"IPVS method {method!r} is unknown: use one of {', '.join(METHODS)}")
     if state not in STATES:
         raise _fail(str(backend.get("name")), "state", state, f"is not a backend state: use one of {', '.join(STATES)}")
-    target = ["-t", f"{vip}:{port}", "-r", f"{backend['address']}:{backend['port']}"]
+    target = ["-t", f"{vip}:{port}", "-r", f"{backend['address']}:{backend[key]}"]
     if state == "maint":
         return ["ipvsadm", "-d", *target]
     weight = 0 if state == "drain" else backend["weight"]

@@ -40,6 +40,68 @@ def test_ipvs_single_host_lab_and_direct_routing() -> None:
     )
 
 
+def test_ipvs_passes_https_through_to_each_backends_own_tls() -> None:
+    assert ipvs.ipvs_lb_rules(backends(m2={"backend_https_port": 8443}), "192.168.100.1", https_port=443) == [
+        "-A -t 192.168.100.1:80 -s rr",
+        "-a -t 192.168.100.1:80 -r 192.168.56.2:80 -m -w 3",
+        "-a -t 192.168.100.1:80 -r 192.168.56.3:80 -m -w 1",
+        "-A -t 192.168.100.1:443 -s rr",
+        "-a -t 192.168.100.1:443 -r 192.168.56.2:443 -m -w 3",
+        "-a -t 192.168.100.1:443 -r 192.168.56.3:8443 -m -w 1",
+    ]
+    # a backend's state holds in both services
+    assert ipvs.ipvs_lb_rules(backends(m1={"backend_state": "drain"}), "10.0.0.1", 80, "wrr", "route", "443")[3:] == [
+        "-A -t 10.0.0.1:443 -s wrr",
+        "-a -t 10.0.0.1:443 -r 192.168.56.2:443 -g -w 0",
+        "-a -t 10.0.0.1:443 -r 192.168.56.3:443 -g -w 1",
+    ]
+
+
+def test_ipvs_checks_https_real_servers_over_tls() -> None:
+    blocks = "\n".join(ipvs.ipvs_lb_keepalived(backends(), "192.168.100.1", 80, "wrr", https_port=443))
+    http, https = blocks.split("virtual_server")[1:]
+    assert http.startswith(" 192.168.100.1 80 {")
+    assert http.count("HTTP_GET {") == 2
+    assert "SSL_GET" not in http
+    assert https.startswith(" 192.168.100.1 443 {")
+    assert https.count("SSL_GET {") == 2
+    assert "HTTP_GET" not in https
+    assert "real_server 192.168.56.2 443 {" in https
+    assert https.count("path /") == 2
+    assert https.count("status_code 200") == 2
+
+
+@pytest.mark.parametrize(
+    ("hostvars", "https_port", "message"),
+    [
+        ({}, 80, "ipvs_lb_https_port=80 is ipvs_lb_port's too"),
+        ({}, "https", "ipvs_lb_https_port='https' is not an integer"),
+        (  # the single-host lab: Apache cannot serve one port twice
+            {"m1": {"backend_address": "127.0.0.1", "backend_port": 8081, "backend_https_port": 8082},
+             "m2": {"backend_address": "127.0.0.1", "backend_port": 8082}},
+            443, "backend m2: backend_port=8082 is already where m1 backend_https_port answers on 127.0.0.1",
+        ),
+        (
+            {"m1": {"backend_address": "127.0.0.1", "backend_port": 8081},
+             "m2": {"backend_address": "127.0.0.1", "backend_port": 8082}},
+            443, "backend m2: backend_https_port=443 is already where m1 backend_https_port answers",
+        ),
+        ({"m1": {"backend_port": 443}}, 443, "backend m1: backend_https_port=443 is already where m1 backend_port"),
+    ],
+)  # fmt: skip
+def test_ipvs_https_errors_name_the_backend_and_variable(hostvars: dict, https_port, message: str) -> None:
+    hv = {"m1": {"lab_address": "192.168.56.2"}, "m2": {"lab_address": "192.168.56.3"}}
+    for host, settings in hostvars.items():
+        hv[host] = {**hv[host], **settings}
+    with pytest.raises(AnsibleFilterError, match=re.escape(message)):
+        ipvs.ipvs_lb_rules(farm.farm_backends(["m1", "m2"], hv), "192.168.100.1", https_port=https_port)
+
+
+def test_ipvs_direct_routing_wants_the_https_port_of_the_virtual_service() -> None:
+    with pytest.raises(AnsibleFilterError, match="backend m1: backend_https_port=8443 must be the virtual port 443"):
+        ipvs.ipvs_lb_rules(backends(m1={"backend_https_port": 8443}), "10.0.0.1", method="route", https_port=443)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "override", "message"),
     [
@@ -105,19 +167,21 @@ def test_ipvs_keepalived_errors(check: dict, message: str) -> None:
 
 
 @pytest.mark.parametrize(
-    ("method", "states"),
+    ("method", "states", "https_port"),
     [
-        ("masquerade", {}),
-        ("route", {"m1": {"backend_state": "drain"}}),
-        ("masquerade", {"m2": {"backend_state": "maint"}}),
+        ("masquerade", {}, 0),
+        ("route", {"m1": {"backend_state": "drain"}}, 0),
+        ("masquerade", {"m2": {"backend_state": "maint"}}, 0),
+        ("masquerade", {}, 443),  # HTTPS passed through, checked with SSL_GET
+        ("route", {"m1": {"backend_state": "drain"}}, 443),
     ],
 )
-def test_keepalived_itself_accepts_the_rendered_configuration(tmp_path, method: str, states: dict) -> None:
+def test_keepalived_itself_accepts_the_rendered_configuration(tmp_path, method: str, states: dict, https_port) -> None:
     keepalived = shutil.which("keepalived") or "/usr/sbin/keepalived"
     if not Path(keepalived).exists():
         pytest.skip("keepalived is not installed here (make deps installs it): its own config test cannot run")
     config = tmp_path / "keepalived.conf"
-    block = ipvs.ipvs_lb_keepalived(backends(**states), "192.168.100.1", 80, "wrr", method)
+    block = ipvs.ipvs_lb_keepalived(backends(**states), "192.168.100.1", 80, "wrr", method, https_port=https_port)
     config.write_text("global_defs {\n    router_id m3-ipvs\n}\n" + "\n".join(block) + "\n")
     checked = subprocess.run([keepalived, "--config-test", "--use-file", str(config)], capture_output=True, text=True)
     assert checked.returncode == 0, checked.stderr
