@@ -2,7 +2,8 @@
 table is built from (keepalived's configuration, or the plain mode's rules), and nothing restarts
 lbfarm-ipvs (a restart would clear the table and cut the connections a drain lets finish).
 
-Run by ipvs_single (plain mode) and vm_farm (keepalived's checker).
+Run by ipvs_single (plain mode) and vm_farm (keepalived's checker), each with HTTPS passed through:
+the state holds in both virtual services.
 """
 
 testinfra_hosts = ["balancers"]
@@ -18,11 +19,13 @@ def test_states_reach_the_table_without_a_restart(host, farm, playbook) -> None:
         for state, wanted in (("drain", 0), ("maint", None), ("ready", backend["weight"])):
             playbook("playbooks/backend.yml", backend=backend["name"], state=state)
             table = host.check_output("ipvsadm -Ln")
-            assert farm.ipvs_weight(backend["name"], table) == wanted, f"{state}: {table}"
             written = host.file(TABLE_FILE[checker]).content_string
-            address, port = backend["address"], backend["port"]
-            listed = f"{address} {port}" if checker == "keepalived" else f"-r {address}:{port} "
-            assert (listed in written) == (state != "maint"), f"{state}: {written}"
+            # the HTTP service, and the HTTPS one passed through to the backend's own TLS
+            for https in (False, True) if farm.setting("https") else (False,):
+                assert farm.ipvs_weight(backend["name"], table, https=https) == wanted, f"{state}: {table}"
+                address, port = backend["address"], backend["https_port" if https else "port"]
+                listed = f"{address} {port}" if checker == "keepalived" else f"-r {address}:{port} "
+                assert (listed in written) == (state != "maint"), f"{state}: {written}"
     except BaseException:
         # the loop ends on ready; only a failure part-way leaves the backend out for the next tests
         playbook("playbooks/backend.yml", backend=backend["name"], state="ready", check=False)
