@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 from ansible.errors import AnsibleFilterError
 
@@ -265,7 +266,9 @@ def farm_endpoints(
     (https_url, host_https_url), and then the stats page is over TLS too; <name>_lb_stats with
     _stats_port, _stats_uri, _stats_user, _stats_realm is a stats page on the host's address;
     <name>_lb_api with _api_bind and _api_user is an API on the host itself, over TLS too when the
-    balancer serves HTTPS.
+    balancer serves HTTPS; <name>_lb_metrics with _metrics_port is a Prometheus exporter of its own on
+    the host's address, with _metrics_path alone the metrics are on the stats page, behind its password
+    (none without the stats page).
     """
     settings = farm_settings(host_vars, adapter)
     balancer = adapter["name"]
@@ -276,6 +279,7 @@ def farm_endpoints(
     vip = settings.get("vip") or host_vars.get("lab_vip") or None
     host_address = address if vip and not settings.get("vip") else vip or address
     https = _https_port(host, balancer, settings)
+    monitored = _is_on(host_vars.get("monitoring_enabled", True))
     return {
         "balancer": balancer,
         "host": host,
@@ -291,6 +295,8 @@ def farm_endpoints(
         "host_https_url": f"https://{host_address}:{https}/" if https else None,
         "stats": _stats(host, balancer, address, settings),
         "api": _api(host, balancer, settings),
+        # monitoring_enabled: the farm-wide switch of every metrics endpoint and of Prometheus
+        "metrics": _metrics(host, balancer, address, settings) if monitored else None,
         "shares": farm_shares(backends) if backends else None,
     }
 
@@ -321,6 +327,19 @@ def _api(host: str, balancer: str, settings: Mapping[str, Any]) -> dict[str, Any
     # as the stats page: a balancer that serves HTTPS serves its API over TLS only (gobetween's [api.tls])
     scheme = "https" if _https_port(host, balancer, settings) else "http"
     return {"url": f"{scheme}://{settings['api_bind']}/", "user": settings.get("api_user"), "host": host}
+
+
+def _metrics(host: str, balancer: str, address: str, settings: Mapping[str, Any]) -> dict[str, Any] | None:
+    if not _is_on(settings.get("metrics")):
+        return None
+    path = str(settings.get("metrics_path") or "/metrics")
+    if "metrics_port" in settings:  # an exporter beside the balancer, on the host's own address
+        port = _integer(host, f"{balancer}_lb_metrics_port", settings["metrics_port"], 1, 65535)
+        return {"url": f"http://{address}:{port}{path}", "user": None}
+    stats = _stats(host, balancer, address, settings)
+    if not stats:  # on the stats page, they go with it
+        return None
+    return {"url": urlunsplit(urlsplit(stats["url"])._replace(path=path)), "user": stats["user"]}
 
 
 def farm_refusal(result: Mapping[str, Any] | None) -> str:

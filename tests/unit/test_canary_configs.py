@@ -38,6 +38,7 @@ EXTRA = {
         "_haproxy_lb_2_6": True,
         "_haproxy_lb_state_file": "/var/lib/haproxy/server-state",
         "haproxy_lb_stats_password": "not-a-real-one",
+        "_haproxy_lb_metrics": True,
     },
     "nginx": {
         "_nginx_lb_servers": ["172.30.56.2:80 weight=2", "172.30.56.3:80"],
@@ -46,6 +47,7 @@ EXTRA = {
         "_nginx_lb_key": "/etc/nginx/lbfarm/farm.key",
         "_nginx_lb_http2_directive": True,
         "_nginx_lb_ssl_conf_command": True,
+        "_nginx_lb_metrics": True,
     },
     "gobetween": {
         "gobetween_lb_api_password": "not-a-real-one",
@@ -127,7 +129,9 @@ def test_haproxy_canary_reads_the_version_as_the_live_configuration_does() -> No
 
 def test_nginx_canary_listens_on_the_side_port_with_its_own_pid_file() -> None:
     live, canary = render("nginx"), render("nginx", lbfarm_canary_port=CANARY)
-    assert re.findall(r"^\s*listen (\S+)", live, re.M) == ["80", "443"]
+    status = yaml.safe_load((REPO / "roles/nginx_lb/defaults/main.yml").read_text())["nginx_lb_status_port"]
+    # the live one reads its counters on loopback (stub_status, for its exporter); the canary does not
+    assert re.findall(r"^\s*listen (\S+)", live, re.M) == ["80", "443", f"127.0.0.1:{status};"]
     assert re.findall(r"^\s*listen (\S+)", canary, re.M) == [str(CANARY)]
     assert "pid /run/nginx.pid;" in live
     assert "pid /run/nginx.pid;" not in canary

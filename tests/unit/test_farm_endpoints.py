@@ -161,3 +161,36 @@ def test_a_pair_of_balancers_answers_on_its_floating_address() -> None:
 def test_a_single_balancer_answers_on_its_own_address_only() -> None:
     got = endpoints(M3, "nginx")
     assert got["host_url"] == got["url"] == "http://192.168.56.4:80/"
+
+
+def test_haproxy_metrics_are_on_its_stats_page_behind_its_user_and_over_tls() -> None:
+    got = endpoints(M3, "haproxy")
+    stats_port = defaults("haproxy")["haproxy_lb_stats_port"]
+    assert got["metrics"] == {
+        "url": f"https://192.168.56.4:{stats_port}{defaults('haproxy')['haproxy_lb_metrics_path']}",
+        "user": defaults("haproxy")["haproxy_lb_stats_user"],
+    }
+    assert endpoints({**M3, "haproxy_lb_https": False}, "haproxy")["metrics"]["url"].startswith("http://")
+
+
+def test_nginx_metrics_are_its_exporter_on_the_host_address_without_a_password() -> None:
+    port = defaults("nginx")["nginx_lb_metrics_port"]
+    got = endpoints({**M3, "lab_vip": "192.168.56.10"}, "nginx")
+    assert got["metrics"] == {"url": f"http://192.168.56.4:{port}/metrics", "user": None}
+
+
+@pytest.mark.parametrize(
+    "host",
+    [{**M3, "monitoring_enabled": False}, {**M3, "monitoring_enabled": "false"}, {**M3, "haproxy_lb_metrics": False}],
+)
+def test_metrics_turned_off_are_no_endpoint(host) -> None:
+    assert endpoints(host, "haproxy")["metrics"] is None
+
+
+def test_balancers_without_metrics_of_their_own_say_none() -> None:
+    assert endpoints(M3, "ipvs")["metrics"] is None
+    assert endpoints(M3, "gobetween")["metrics"] is None
+
+
+def test_haproxy_metrics_go_with_its_stats_page() -> None:
+    assert endpoints({**M3, "haproxy_lb_stats": False}, "haproxy")["metrics"] is None

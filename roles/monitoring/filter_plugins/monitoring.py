@@ -1,0 +1,128 @@
+"""What Prometheus scrapes in the farm, from the inventory and the balancer's metrics endpoint."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+  name: monitoring_scrape_configs
+  short_description: Prometheus' scrape_configs for the farm
+  description:
+    - One job per kind of target, each target labelled with its inventory host as C(instance):
+      C(prometheus) (the server itself), C(node) (every farm host), C(apache) (each backend host,
+      once however many backends it carries), and C(balancer) (the chosen balancer's own metrics,
+      C(farm_endpoints).metrics, labelled with the balancer's name too).
+    - The balancer's password is read from a file on the Prometheus host, never written in the
+      configuration; a TLS endpoint is verified against the CA file when one is given.
+  positional: addresses
+  options:
+    addresses:
+      description: Every farm host and the Prometheus host, mapped to the address its exporters answer on.
+      type: dict
+    backends:
+      description: The backend hosts (inventory names), for Apache's exporter.
+      type: list
+    server:
+      description: The Prometheus host (inventory name).
+      type: str
+    ports:
+      description: The ports of C(prometheus), C(node) and C(apache).
+      type: dict
+    balancer:
+      description: C(name), C(host), C(metrics) (farm_endpoints' metrics, or none), C(password_file), C(ca_file).
+      type: dict
+"""
+
+EXAMPLES = r"""
+_jobs: >-
+  {{ {'m1': '172.30.56.2', 'm3': '172.30.56.4'} | monitoring_scrape_configs(['m1'], 'm3',
+     {'prometheus': 9090, 'node': 9100, 'apache': 9117},
+     {'name': 'nginx', 'host': 'm3', 'metrics': {'url': 'http://172.30.56.4:9113/metrics', 'user': none}}) }}
+# [{'job_name': 'prometheus', 'static_configs': [{'targets': ['172.30.56.4:9090'], 'labels': {'instance': 'm3'}}]},
+#  {'job_name': 'node', ...}, {'job_name': 'apache', ...},
+#  {'job_name': 'balancer', 'metrics_path': '/metrics', 'scheme': 'http',
+#   'static_configs': [{'targets': ['172.30.56.4:9113'], 'labels': {'instance': 'm3', 'balancer': 'nginx'}}]}]
+"""
+
+RETURN = r"""
+_value:
+  description: Prometheus' scrape_configs, a list of jobs.
+  type: list
+"""
+
+JOBS = ("prometheus", "node", "apache")
+
+
+def _target(name: str, addresses: Mapping[str, Any], port: int) -> dict[str, Any]:
+    address = addresses.get(name)
+    if not address:
+        raise AnsibleFilterError(f"host {name}: it has no lab_address (nor ansible_host) for its exporters")
+    return {"targets": [f"{address}:{port}"], "labels": {"instance": name}}
+
+
+def _port(job: str, ports: Mapping[str, Any]) -> int:
+    try:
+        port = int(ports[job])
+    except (KeyError, TypeError, ValueError):
+        raise AnsibleFilterError(f"the port of {job}: {ports.get(job)!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise AnsibleFilterError(f"the port of {job}: {port} is not between 1 and 65535")
+    return port
+
+
+def _balancer_job(balancer: Mapping[str, Any]) -> dict[str, Any]:
+    url = urlsplit(str(balancer["metrics"]["url"]))
+    job: dict[str, Any] = {
+        "job_name": "balancer",
+        "scheme": url.scheme,
+        "metrics_path": url.path or "/metrics",
+        "static_configs": [
+            {"targets": [url.netloc], "labels": {"instance": balancer["host"], "balancer": balancer["name"]}}
+        ],
+    }
+    user = balancer["metrics"].get("user")
+    if user:
+        if not balancer.get("password_file"):
+            raise AnsibleFilterError(
+                f"balancer {balancer['name']}: its metrics need a password and no password_file was given"
+            )
+        job["basic_auth"] = {"username": user, "password_file": balancer["password_file"]}
+    if url.scheme == "https" and balancer.get("ca_file"):
+        job["tls_config"] = {"ca_file": balancer["ca_file"]}
+    return job
+
+
+def monitoring_scrape_configs(
+    addresses: Mapping[str, Any],
+    backends: Sequence[str],
+    server: str,
+    ports: Mapping[str, Any],
+    balancer: Mapping[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """The scrape jobs of the farm: the server, every host, each backend host, and the balancer."""
+    if not isinstance(addresses, Mapping) or not addresses:
+        raise AnsibleFilterError(f"addresses must map each farm host to its address, not {addresses!r}")
+    hosts = {"prometheus": [server], "node": list(addresses), "apache": list(dict.fromkeys(backends))}
+    jobs = [
+        {"job_name": job, "static_configs": [_target(name, addresses, _port(job, ports)) for name in hosts[job]]}
+        for job in JOBS
+        if hosts[job]
+    ]
+    if balancer and balancer.get("metrics"):
+        jobs.append(_balancer_job(balancer))
+    targets = [t for job in jobs for config in job["static_configs"] for t in config["targets"]]
+    twice = sorted({t for t in targets if targets.count(t) > 1})
+    if twice:
+        raise AnsibleFilterError(f"two exporters would answer on {', '.join(twice)}: give each its own port")
+    return jobs
+
+
+class FilterModule:
+    """Ansible entry point."""
+
+    def filters(self) -> dict[str, Any]:
+        return {"monitoring_scrape_configs": monitoring_scrape_configs}

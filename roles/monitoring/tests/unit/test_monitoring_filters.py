@@ -1,0 +1,81 @@
+"""Prometheus' scrape jobs (filter_plugins/monitoring.py): every job, each label, and the errors."""
+
+from __future__ import annotations
+
+import modules
+import pytest
+from ansible.errors import AnsibleFilterError
+
+monitoring = modules.load("roles/monitoring/filter_plugins/monitoring.py")
+
+ADDRESSES = {"m1": "172.30.56.2", "m2": "172.30.56.3", "m3": "172.30.56.4"}
+PORTS = {"prometheus": 9090, "node": 9100, "apache": 9117}
+HAPROXY = {
+    "name": "haproxy",
+    "host": "m3",
+    "metrics": {"url": "https://172.30.56.4:9999/metrics", "user": "admin"},
+    "password_file": "/etc/prometheus/lbfarm-balancer.password",
+    "ca_file": "/etc/prometheus/lbfarm-ca.crt",
+}
+
+
+def jobs(balancer=None, addresses=ADDRESSES, backends=("m1", "m2"), ports=PORTS) -> dict:
+    got = monitoring.monitoring_scrape_configs(addresses, list(backends), "m3", ports, balancer)
+    return {job["job_name"]: job for job in got}
+
+
+def test_every_host_its_node_exporter_each_backend_its_apache_and_the_server_itself() -> None:
+    got = jobs()
+    assert list(got) == ["prometheus", "node", "apache"]
+    assert got["prometheus"]["static_configs"] == [{"targets": ["172.30.56.4:9090"], "labels": {"instance": "m3"}}]
+    assert [c["targets"] for c in got["node"]["static_configs"]] == [
+        ["172.30.56.2:9100"],
+        ["172.30.56.3:9100"],
+        ["172.30.56.4:9100"],
+    ]
+    assert [c["labels"]["instance"] for c in got["apache"]["static_configs"]] == ["m1", "m2"]
+
+
+def test_haproxy_metrics_with_its_password_from_a_file_and_the_lab_ca() -> None:
+    got = jobs(HAPROXY)["balancer"]
+    assert got == {
+        "job_name": "balancer",
+        "scheme": "https",
+        "metrics_path": "/metrics",
+        "static_configs": [{"targets": ["172.30.56.4:9999"], "labels": {"instance": "m3", "balancer": "haproxy"}}],
+        "basic_auth": {"username": "admin", "password_file": "/etc/prometheus/lbfarm-balancer.password"},
+        "tls_config": {"ca_file": "/etc/prometheus/lbfarm-ca.crt"},
+    }
+
+
+def test_nginx_exporter_plain_without_a_password() -> None:
+    nginx = {"name": "nginx", "host": "m3", "metrics": {"url": "http://172.30.56.4:9113/metrics", "user": None}}
+    got = jobs(nginx)["balancer"]
+    assert "basic_auth" not in got
+    assert "tls_config" not in got
+    assert got["static_configs"][0]["targets"] == ["172.30.56.4:9113"]
+
+
+def test_a_balancer_without_metrics_has_no_job() -> None:
+    assert "balancer" not in jobs({"name": "ipvs", "host": "m3", "metrics": None})
+
+
+def test_two_backends_on_one_host_are_one_apache_target() -> None:
+    got = jobs(addresses={"m3": "127.0.0.1"}, backends=("m3", "m3"))
+    assert [c["targets"] for c in got["apache"]["static_configs"]] == [["127.0.0.1:9117"]]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"addresses": {**ADDRESSES, "m2": None}}, "host m2: it has no lab_address"),
+        ({"ports": {**PORTS, "node": "x"}}, "the port of node: 'x' is not a port number"),
+        ({"ports": {**PORTS, "apache": 70000}}, "the port of apache: 70000 is not between 1 and 65535"),
+        ({"ports": {**PORTS, "apache": 9100}}, "two exporters would answer on 172.30.56.2:9100"),
+        ({"balancer": {**HAPROXY, "password_file": ""}}, "balancer haproxy: its metrics need a password"),
+        ({"addresses": {}}, "addresses must map each farm host"),
+    ],
+)
+def test_bad_input_is_named(kwargs: dict, message: str) -> None:
+    with pytest.raises(AnsibleFilterError, match=message):
+        jobs(**kwargs)
