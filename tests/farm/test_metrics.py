@@ -21,6 +21,7 @@ UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
 
 @dataclass
 class Prometheus:
+    host: str  # its inventory host
     url: str
     interval: float  # seconds between two scrapes, and between two evaluations of the rules
 
@@ -58,6 +59,7 @@ def prometheus(farm) -> Prometheus:
         pytest.skip("no host in inventory group monitoring: this scenario runs no Prometheus")
     hostvars = farm.hostvars[host]
     prometheus = Prometheus(
+        host=host,
         url=f"http://{hostvars['lab_address']}:{hostvars.get('monitoring_port', 9090)}",
         interval=_seconds(str(hostvars.get("monitoring_scrape_interval", "15s"))),
     )
@@ -95,45 +97,69 @@ def _scrapes(before: float, after: float, interval: float) -> int:
     return round((after - before) / interval)
 
 
-def test_requests_per_backend_follow_weights_and_add_up(farm, prometheus) -> None:
-    farm.require_running_balancer()
+# the balancer's own request counter, and the label that tells its series apart
+COUNTERS = {
+    "haproxy": ('sum by (server) (haproxy_server_http_responses_total{proxy="farm"})', "server"),
+    "nginx": ('nginx_http_requests_total{job="balancer"}', "instance"),
+}
+
+
+def _load_as_prometheus_counts_it(farm, prometheus: Prometheus, requests: int) -> tuple[dict, dict]:
+    """Send requests through the farm; give who answered each (as the pages say) and what Prometheus
+    counted for each backend between a scrape before and one after: HAProxy's per-server counters
+    where HAProxy runs, else Apache's own count without its exporter's reads of mod_status (and
+    with HAProxy's health checks, where it runs). The balancer's own total must be the requests."""
     apache = 'apache_accesses_total{job="apache"}'
-    counters = {
-        "haproxy": ('sum by (server) (haproxy_server_http_responses_total{proxy="farm"})', "server"),
-        "nginx": ('nginx_http_requests_total{job="balancer"}', "instance"),
-    }
-    own = counters.get(farm.balancer) if _balancer_metrics(farm) else None
+    own = COUNTERS.get(farm.balancer) if _balancer_metrics(farm) else None
     start = time.time()
     assert wait_until(lambda: prometheus.scraped_after("apache", start), timeout=10 * prometheus.interval)
     before = prometheus.values(apache)
     own_before = prometheus.values(*own) if own else {}
-    seen = farm.count(REQUESTS)
-    assert sum(seen[name] for name in farm.shares) == REQUESTS, f"failed requests: {seen}"
+    seen = farm.count(requests)
+    assert sum(seen[name] for name in farm.shares) == requests, f"failed requests: {seen}"
     end = time.time()
     jobs = ["apache"] + (["balancer"] if own else [])
     assert wait_until(lambda: all(prometheus.scraped_after(j, end) for j in jobs), timeout=10 * prometheus.interval)
     after = prometheus.values(apache)
 
-    # Apache counts each request once, its exporter's reads of mod_status too, and HAProxy's health checks
     served = {}
     for name in farm.shares:
         (t0, v0), (t1, v1) = before[name], after[name]
         served[name] = v1 - v0 - _scrapes(t0, t1, prometheus.interval)
         assert served[name] >= seen[name], (name, served[name], seen)
-        if farm.balancer == "nginx":  # nginx sends no health checks
+        if farm.balancer == "nginx":  # nginx sends no health checks: Apache counted the farm's requests alone
             assert served[name] == seen[name], (name, served[name], seen)
     if own:
         own_after = prometheus.values(*own)
-        if farm.balancer == "haproxy":  # HAProxy counts per server, its checks apart: exactly the farm's
-            served = {name: own_after[name][1] - own_before[name][1] for name in farm.shares}
+        if farm.balancer == "haproxy":  # per server, its checks apart: exactly the farm's requests
+            served = {name: own_after.get(name, (0, 0))[1] - own_before.get(name, (0, 0))[1] for name in farm.shares}
         else:  # nginx counts every request it takes, its exporter's reads of stub_status too
             (t0, v0), (t1, v1) = next(iter(own_before.values())), next(iter(own_after.values()))
-            assert v1 - v0 - _scrapes(t0, t1, prometheus.interval) == REQUESTS, (v0, v1, t0, t1)
-    if farm.balancer == "haproxy":
+            assert v1 - v0 - _scrapes(t0, t1, prometheus.interval) == requests, (v0, v1, t0, t1)
+    return seen, served
+
+
+def test_requests_per_backend_follow_weights_and_add_up(farm, prometheus) -> None:
+    farm.require_running_balancer()
+    seen, served = _load_as_prometheus_counts_it(farm, prometheus, REQUESTS)
+    if farm.balancer in ("haproxy", "nginx"):  # exact: Prometheus counted what the farm served
         assert served == {name: seen[name] for name in farm.shares}, (served, seen)
-    assert sum(served[name] for name in farm.shares) >= REQUESTS
     for name, share in farm.shares.items():
         assert abs(served[name] / sum(served.values()) - share) <= SHARE_TOLERANCE, (name, share, served)
+
+
+def test_a_drained_backend_gets_nothing_in_prometheus(farm, prometheus, playbook) -> None:
+    farm.require_running_balancer()
+    if farm.balancer not in COUNTERS:
+        pytest.skip(f"{farm.balancer}: no count per backend that leaves out health checks")
+    drained = farm.backends[0]["name"]
+    playbook("playbooks/backend.yml", backend=drained, state="drain")
+    try:
+        seen, served = _load_as_prometheus_counts_it(farm, prometheus, REQUESTS // 3)
+    finally:
+        playbook("playbooks/backend.yml", backend=drained, state="ready")
+    assert served[drained] == seen[drained] == 0, (served, seen)
+    assert sum(served.values()) == REQUESTS // 3, served
 
 
 def test_recorded_rates_per_backend(farm, prometheus) -> None:
@@ -179,3 +205,33 @@ def test_certificate_expiry_is_the_served_certificate(farm, prometheus) -> None:
     published = prometheus.values(f'lbfarm_tls_certificate_not_after_seconds{{instance="{farm.balancer_host}"}}')
     assert published[farm.balancer_host][1] == served, (published, served)
     assert not prometheus.alerts("CertificateExpiresSoon")
+
+
+def _recap_changes(output: str) -> list[int]:
+    return [int(n) for n in re.findall(r"changed=(\d+)", output)]
+
+
+def test_a_duration_prometheus_refuses_stops_the_run_before_any_host_changes(farm, prometheus, playbook) -> None:
+    if farm.balancer != "haproxy":
+        pytest.skip("the monitoring inputs do not depend on the balancer: checked once, on HAProxy")
+    server = farm.host(prometheus.host)
+    before = server.file("/etc/prometheus/prometheus.yml").sha256sum
+    run = playbook("site.yml", "-e", "monitoring_scrape_interval=15", check=False)
+    assert run.rc != 0
+    assert "monitoring_scrape_interval=15 is not a Prometheus duration" in run.output, run.output[-3000:]
+    assert _recap_changes(run.output), run.output[-3000:]
+    assert set(_recap_changes(run.output)) == {0}, run.output[-3000:]
+    assert server.file("/etc/prometheus/prometheus.yml").sha256sum == before
+
+
+def test_a_collector_the_node_exporter_does_not_know_is_refused_in_its_words(farm, prometheus, playbook) -> None:
+    if farm.balancer != "haproxy":
+        pytest.skip("the monitoring inputs do not depend on the balancer: checked once, on HAProxy")
+    hosts = {name: farm.host(name) for name in [b["name"] for b in farm.backends] + [farm.balancer_host]}
+    before = {name: h.file("/etc/default/prometheus-node-exporter").sha256sum for name, h in hosts.items()}
+    run = playbook("playbooks/monitoring.yml", "-e", '{"monitoring_node_exporter_collectors": ["bogus"]}', check=False)
+    assert run.rc != 0
+    assert "unknown long flag '--collector.bogus'" in run.output, run.output[-3000:]
+    assert {name: h.file("/etc/default/prometheus-node-exporter").sha256sum for name, h in hosts.items()} == before
+    up = prometheus.values('up{job="node"}')
+    assert {name: value for name, (_, value) in up.items()} == dict.fromkeys(hosts, 1.0), up
