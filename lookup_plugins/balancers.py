@@ -60,6 +60,7 @@ KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "health_checks": (bool, False),
     "http2": (bool, False),
     "tls_passthrough": (bool, False),
+    "requests_counter": (str, ""),
     "canary": ((dict, type(None)), None),
     "dropin": (str, ""),
 }

@@ -4,70 +4,20 @@ served them, an alert when Apache stops, and the expiry of the certificate the b
 
 from __future__ import annotations
 
-import json
 import re
 import ssl
 import time
-import urllib.parse
-import urllib.request
-from dataclasses import dataclass
 
 import pytest
 from farmcheck import SHARE_TOLERANCE, handshake, tls_context, wait_until
+from promcheck import Prometheus, prometheus_of
 
 REQUESTS = 300
-UNITS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600}
-
-
-@dataclass
-class Prometheus:
-    host: str  # its inventory host
-    url: str
-    interval: float  # seconds between two scrapes, and between two evaluations of the rules
-
-    def api(self, path: str, **params: str) -> dict:
-        query = f"?{urllib.parse.urlencode(params)}" if params else ""
-        with urllib.request.urlopen(f"{self.url}/api/v1/{path}{query}", timeout=10) as answer:
-            body = json.load(answer)
-        assert body["status"] == "success", body
-        return body["data"]
-
-    def query(self, expr: str) -> list[dict]:
-        return self.api("query", query=expr)["result"]
-
-    def values(self, expr: str, label: str = "instance") -> dict[str, tuple[float, float]]:
-        """{label value: (timestamp of the last scrape, value)} of each series of expr."""
-        return {s["metric"].get(label, ""): (float(s["value"][0]), float(s["value"][1])) for s in self.query(expr)}
-
-    def scraped_after(self, job: str, moment: float) -> bool:
-        """Every target of the job has been scraped since moment."""
-        times = self.query(f'timestamp(up{{job="{job}"}})')
-        return bool(times) and min(float(t["value"][1]) for t in times) > moment
-
-    def alerts(self, name: str) -> list[dict]:
-        return [a for a in self.api("alerts")["alerts"] if a["labels"]["alertname"] == name]
-
-
-def _seconds(duration: str) -> float:
-    return sum(int(n) * UNITS[u] for n, u in re.findall(r"(\d+)(ms|s|m|h)", duration))
 
 
 @pytest.fixture(scope="module")
 def prometheus(farm) -> Prometheus:
-    host = next((h for h, v in farm.hostvars.items() if "monitoring" in v.get("group_names", [])), None)
-    if host is None:
-        pytest.skip("no host in inventory group monitoring: this scenario runs no Prometheus")
-    hostvars = farm.hostvars[host]
-    prometheus = Prometheus(
-        host=host,
-        url=f"http://{hostvars['lab_address']}:{hostvars.get('monitoring_port', 9090)}",
-        interval=_seconds(str(hostvars.get("monitoring_scrape_interval", "15s"))),
-    )
-    # after a swap, Prometheus has taken its new configuration at the end of the converge: one
-    # scrape of each target since now, and the targets say how it went
-    now = time.time()
-    assert wait_until(lambda: all(prometheus.scraped_after(j, now) for j in ("node", "apache")), timeout=30)
-    return prometheus
+    return prometheus_of(farm)
 
 
 def _balancer_metrics(farm) -> dict | None:
@@ -83,6 +33,10 @@ def test_every_target_is_up_and_none_of_another_balancer(farm, prometheus) -> No
     targets = active()
     down = [(t["labels"]["job"], t["labels"]["instance"], t["lastError"]) for t in targets if t["health"] != "up"]
     assert not down, down
+    # the node exporters read lbfarm's textfiles (the certificate's expiry, a pair's holder)
+    errors = prometheus.values("node_textfile_scrape_error")
+    assert errors, "no node exporter reports its textfile collector"
+    assert all(value == 0 for _, value in errors.values()), errors
     jobs = {(t["labels"]["job"], t["labels"]["instance"]) for t in targets}
     hosts = {b["name"] for b in farm.backends} | {farm.balancer_host}
     assert {("node", h) for h in hosts} <= jobs, jobs

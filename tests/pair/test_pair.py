@@ -18,6 +18,7 @@ import modules
 import pytest
 from farmcheck import wait_until
 from loadcheck import Load, LoadResult
+from promcheck import prometheus_of
 
 LOAD_SECONDS = 22.0
 BREAK_AT = 4.0  # seconds of normal traffic first
@@ -131,6 +132,21 @@ def test_silent_balancer_host_is_replaced(pair) -> None:
         lambda name: pair.docker("pause", pair.container(name)),
         lambda name: pair.docker("unpause", pair.container(name)),
     )
+
+
+def test_prometheus_saw_the_address_move_and_sees_its_holder(pair) -> None:
+    """The failovers above moved the address: each balancer's lbfarm_vrrp_master changed, the alert
+    fired, and the series says who holds it now."""
+    prometheus = prometheus_of(pair.farm)
+    holder = pair.wait_for_holder()
+    now = time.time()
+    assert wait_until(lambda: prometheus.scraped_after("node", now), timeout=10 * prometheus.interval + 10)
+    master = {name: value for name, (_, value) in prometheus.values("lbfarm_vrrp_master").items()}
+    assert master == {name: float(name == holder) for name in pair.balancers}, (master, holder)
+    changes = prometheus.values("changes(lbfarm_vrrp_master[10m])")
+    assert all(changes[name][1] > 0 for name in pair.balancers), changes
+    fired = prometheus.values('count_over_time(ALERTS{alertname="FloatingAddressMoved", alertstate="firing"}[10m])')
+    assert set(fired) == set(pair.balancers), fired
 
 
 def test_proof_passes_with_other_clients_and_both_balancers_at_once(pair, playbook) -> None:

@@ -111,7 +111,9 @@ def test_the_role_reads_each_balancers_unit_and_whether_it_forwards_in_the_kerne
     steps = bench.bench_plan(role_targets(BACKENDS, M3, ["ipvs", "nginx"]), 1, HOSTS, units)
     reads = {s["target"]["name"]: s["reads"][0] for s in steps}
     assert reads["ipvs"] == {"host": "m3", "role": "balancer", "unit": "lbfarm-ipvs", "scope": "host"}
-    assert reads["nginx"] == {"host": "m3", "role": "balancer", "unit": "nginx"}
+    # and with the command of its own request count, where the contract gives one (not IPVS)
+    assert reads["nginx"] == {"host": "m3", "role": "balancer", "unit": "nginx", "counter": units["counters"]["nginx"]}
+    assert units["counters"]["nginx"] == "/usr/local/sbin/lbfarm-nginx-requests"
 
 
 @pytest.mark.parametrize(

@@ -727,3 +727,41 @@ def test_goal_not_met_and_tls_in_the_report() -> None:
         "| nginx TLS handshakes | a new connection and TLS handshake per request | 900 | 0.15 | 25 | 100 | - | 0 | 0 |"
         in report
     )
+
+
+def counted(when: str, count: str) -> dict:
+    """registered(), with the balancer's own request count in m3's read (counters.sh's == requests)."""
+    return registered(
+        when, text=lambda h: sample(f"counters_{h}_{when}.txt") + (f"== requests\n{count}\n" if h == "m3" else "")
+    )
+
+
+def counting_step() -> dict:
+    step = haproxy_step()
+    step["reads"][0]["counter"] = "lbfarm-haproxy-api 'show stat -1 1 -1' | awk ..."
+    return step
+
+
+def test_the_balancers_own_count_of_the_load_matches_the_clients() -> None:
+    s = bench.bench_sample(counting_step(), sample("ab_timed.txt"), counted("before", "100"), counted("after", "2100"))
+    assert (s["balancer_counted"], s["notes"]) == (2000, [])
+
+
+def test_a_difference_between_the_balancers_count_and_the_clients_is_noted() -> None:
+    s = bench.bench_sample(counting_step(), sample("ab_timed.txt"), counted("before", "100"), counted("after", "2103"))
+    assert s["balancer_counted"] == 2003
+    assert s["notes"] == ["haproxy (round 1): the balancer counted 2003 requests, the client 2000 (+3)"]
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "why"), [("none", "2100", "its count was not read"), ("500", "20", "restarted during the load")]
+)
+def test_a_count_not_read_or_restarted_is_not_compared(before: str, after: str, why: str) -> None:
+    s = bench.bench_sample(counting_step(), sample("ab_timed.txt"), counted("before", before), counted("after", after))
+    assert s["balancer_counted"] is None
+    assert s["notes"] == [f"haproxy on m3: {why}; its count is not compared"]
+
+
+def test_a_balancer_without_a_counter_has_no_count() -> None:
+    s = bench.bench_sample(haproxy_step(), sample("ab_timed.txt"), counted("before", "100"), counted("after", "9999"))
+    assert (s["balancer_counted"], s["notes"]) == (None, [])

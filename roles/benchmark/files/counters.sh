@@ -1,5 +1,5 @@
 # What the benchmark reads on a farm host before and after each load, for the unit in $UNIT
-# (set in front of this script). POSIX sh and no Python, so that it runs through `raw` in one
+# (set in front of this script, with $COUNTER). POSIX sh and no Python, so that it runs through `raw` in one
 # round trip: a Python module costs seconds per host where the farm runs under emulation.
 # The role's filter_plugins/benchmark.py (bench_parse_counters) reads what it prints.
 # The whole host's CPU (/proc/stat's cpu line) is read first and last, with the shell's own read
@@ -35,6 +35,11 @@ if [ -n "$cg" ]; then
       break
     fi
   done
+fi
+# The balancer's own count of the requests it took in ($COUNTER: its contract's requests_counter)
+if [ -n "${COUNTER:-}" ]; then
+  echo "== requests"
+  sh -c "$COUNTER" 2>/dev/null || echo none
 fi
 # In clock ticks: a kernel balancer (IPVS) forwards in softirq time, which is charged to no unit;
 # the host's CPU is its cost where the host has a kernel of its own (a VM).

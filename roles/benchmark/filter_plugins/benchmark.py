@@ -385,7 +385,11 @@ def _reads(target: Mapping[str, Any], hosts: Mapping[str, Any], units: Mapping[s
         # A balancer that forwards in the kernel (IPVS) does its work in softirq time, charged to no
         # unit: its cost is its hosts' whole CPU.
         scope = {"scope": "host"} if _in_kernel(name, units.get("in_kernel")) else {}
-        reads += [{"host": h, "role": "balancer", "unit": unit, **scope} for h in hosts.get("balancers") or []]
+        # the command that prints the balancer's own request count, where it has one
+        counter = {"counter": c} if (c := (units.get("counters") or {}).get(name)) else {}
+        reads += [
+            {"host": h, "role": "balancer", "unit": unit, **scope, **counter} for h in hosts.get("balancers") or []
+        ]
     reads += [{"host": h, "role": "backend", "unit": units["backend"]} for h in hosts.get("backends") or []]
     return reads
 
@@ -566,6 +570,9 @@ def _section(key: str, lines: list[str], sections: Mapping[str, list[str]], cpu_
                 "host_cpu_usec_first": read_proc_stat(cpu[0], ticks),
                 "host_cpu_usec_last": read_proc_stat(cpu[1], ticks),
             }
+    if kind == "requests":
+        count = lines[0].strip() if lines else ""
+        return {"requests_counted": int(count) if count.isdigit() else None}
     if kind == "switches":
         counts = dict(line.split() for line in lines if len(line.split()) == 2)
         return {
@@ -592,6 +599,8 @@ def bench_parse_counters(text: str) -> dict[str, Any]:
         # the whole host's busy CPU at the first and at the last line of the read
         "host_cpu_usec_first": None,
         "host_cpu_usec_last": None,
+        # the balancer's own count of the requests it took in (its contract's requests_counter)
+        "requests_counted": None,
     }
     for key, lines in sections.items():
         result.update(_section(key, lines, sections, result["cpu_source"]))
@@ -668,6 +677,8 @@ def _new_sample(
         "backend_shares": {},
         "balancer_host_us_per_request": None,
         "balancer_in_kernel": bool(_kernel_hosts(step)),
+        # the balancer's own count of the load's requests (None: it has none, or it was not read)
+        "balancer_counted": None,
         "notes": [],
     }
 
@@ -800,7 +811,32 @@ def bench_sample(
             key = (read["host"], read["unit"])
             load.count_unit(read, start.get(key, _NOT_READ), end.get(key, _NOT_READ))
     load.figures(sample)
+    _cross_check(sample, step, start, end, requests)
     return sample
+
+
+def _cross_check(
+    sample: dict[str, Any], step: Mapping[str, Any], start: Mapping[tuple, Any], end: Mapping[tuple, Any], requests: int
+) -> None:
+    """The balancer's own count of the load's requests (balancer_counted), and a note where it is not
+    the client's: over the balancer hosts that count (a pair's two), between the reads around the load."""
+    counted = None
+    for read in step.get("reads") or []:
+        if read["role"] != "balancer" or not read.get("counter"):
+            continue
+        key = (read["host"], read["unit"])
+        a, b = start.get(key, _NOT_READ).get("requests_counted"), end.get(key, _NOT_READ).get("requests_counted")
+        if a is None or b is None or b < a:
+            why = "restarted during the load" if a is not None and b is not None else "its count was not read"
+            sample["notes"].append(f"{read['unit']} on {read['host']}: {why}; its count is not compared")
+            return
+        counted = (counted or 0) + b - a
+    sample["balancer_counted"] = counted
+    if counted is not None and counted != requests:
+        sample["notes"].append(
+            f"{sample['name']} (round {sample['round']}): the balancer counted {counted} requests, "
+            f"the client {requests} ({counted - requests:+d})"
+        )
 
 
 def _own_kernel(counters: Mapping[str, Any], client_boot_id: str) -> str | None:
@@ -1344,6 +1380,13 @@ def _md_notes(samples: Sequence[Mapping[str, Any]], wheres: list[str]) -> list[s
     ]
     if any("emulated" in where for where in wheres):
         notes.append(_MD_EMULATED)
+    checked = [s for s in samples if s.get("balancer_counted") is not None]
+    if checked:
+        same = sum(s["balancer_counted"] == s["load"].get("complete_requests") for s in checked)
+        notes.append(
+            f"the balancers' own request counts (requests_counter in the contract) were read around {len(checked)} "
+            f"loads: {same} matched the client's count, {len(checked) - same} did not (above)"
+        )
     return ["", "Notes:", ""] + [f"- {note}" for note in notes] if notes else []
 
 

@@ -33,7 +33,9 @@ DOCUMENTATION = r"""
       description: The ports of C(prometheus), C(node) and C(apache).
       type: dict
     balancer:
-      description: C(name), C(host), C(metrics) (farm_endpoints' metrics, or none), C(password_file), C(ca_file).
+      description:
+        - C(name); C(metrics), each balancer host mapped to its farm_endpoints' metrics (or none);
+          C(password_file), C(ca_file).
       type: dict
 """
 
@@ -41,7 +43,7 @@ EXAMPLES = r"""
 _jobs: >-
   {{ {'m1': '172.30.56.2', 'm3': '172.30.56.4'} | monitoring_scrape_configs(['m1'], 'm3',
      {'prometheus': 9090, 'node': 9100, 'apache': 9117},
-     {'name': 'nginx', 'host': 'm3', 'metrics': {'url': 'http://172.30.56.4:9113/metrics', 'user': none}}) }}
+     {'name': 'nginx', 'metrics': {'m3': {'url': 'http://172.30.56.4:9113/metrics', 'user': none}}}) }}
 # [{'job_name': 'prometheus', 'static_configs': [{'targets': ['172.30.56.4:9090'], 'labels': {'instance': 'm3'}}]},
 #  {'job_name': 'node', ...}, {'job_name': 'apache', ...},
 #  {'job_name': 'balancer', 'metrics_path': '/metrics', 'scheme': 'http',
@@ -74,25 +76,38 @@ def _port(job: str, ports: Mapping[str, Any]) -> int:
     return port
 
 
-def _balancer_job(balancer: Mapping[str, Any]) -> dict[str, Any]:
-    url = urlsplit(str(balancer["metrics"]["url"]))
+def _balancer_job(balancer: Mapping[str, Any]) -> dict[str, Any] | None:
+    hosts = {host: metrics for host, metrics in balancer["metrics"].items() if metrics}
+    if not hosts:
+        return None
+    urls = {host: urlsplit(str(metrics["url"])) for host, metrics in hosts.items()}
+    kinds = {(u.scheme, u.path, hosts[h].get("user")) for h, u in urls.items()}
+    if len(kinds) > 1:
+        raise AnsibleFilterError(
+            f"balancer {balancer['name']}: its hosts serve their metrics differently ({sorted(map(str, kinds))}): "
+            "give them the same settings"
+        )
+    scheme, path, user = kinds.pop()
     job: dict[str, Any] = {
         "job_name": "balancer",
-        "scheme": url.scheme,
-        "metrics_path": url.path or "/metrics",
+        "scheme": scheme,
+        "metrics_path": path or "/metrics",
         "static_configs": [
-            {"targets": [url.netloc], "labels": {"instance": balancer["host"], "balancer": balancer["name"]}}
+            {"targets": [url.netloc], "labels": {"instance": host, "balancer": balancer["name"]}}
+            for host, url in urls.items()
         ],
     }
-    user = balancer["metrics"].get("user")
     if user:
         if not balancer.get("password_file"):
-            raise AnsibleFilterError(
-                f"balancer {balancer['name']}: its metrics need a password and no password_file was given"
-            )
+            name = balancer["name"]
+            raise AnsibleFilterError(f"balancer {name}: its metrics need a password and no password_file was given")
         job["basic_auth"] = {"username": user, "password_file": balancer["password_file"]}
-    if url.scheme == "https" and balancer.get("ca_file"):
-        job["tls_config"] = {"ca_file": balancer["ca_file"]}
+    if scheme == "https":
+        # HTTP/1.1: an HTTP/2 connection that Prometheus keeps open holds a balancer's soft stop
+        # (a swap, a restart) until the balancer's client timeout; an idle HTTP/1.1 one is closed at once
+        job["enable_http2"] = False
+        if balancer.get("ca_file"):
+            job["tls_config"] = {"ca_file": balancer["ca_file"]}
     return job
 
 
@@ -112,8 +127,9 @@ def monitoring_scrape_configs(
         for job in JOBS
         if hosts[job]
     ]
-    if balancer and balancer.get("metrics"):
-        jobs.append(_balancer_job(balancer))
+    job = _balancer_job(balancer) if balancer else None
+    if job:
+        jobs.append(job)
     targets = [t for job in jobs for config in job["static_configs"] for t in config["targets"]]
     twice = sorted({t for t in targets if targets.count(t) > 1})
     if twice:

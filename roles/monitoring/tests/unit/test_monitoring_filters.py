@@ -12,8 +12,7 @@ ADDRESSES = {"m1": "172.30.56.2", "m2": "172.30.56.3", "m3": "172.30.56.4"}
 PORTS = {"prometheus": 9090, "node": 9100, "apache": 9117}
 HAPROXY = {
     "name": "haproxy",
-    "host": "m3",
-    "metrics": {"url": "https://172.30.56.4:9999/metrics", "user": "admin"},
+    "metrics": {"m3": {"url": "https://172.30.56.4:9999/metrics", "user": "admin"}},
     "password_file": "/etc/prometheus/lbfarm-balancer.password",
     "ca_file": "/etc/prometheus/lbfarm-ca.crt",
 }
@@ -45,11 +44,12 @@ def test_haproxy_metrics_with_its_password_from_a_file_and_the_lab_ca() -> None:
         "static_configs": [{"targets": ["172.30.56.4:9999"], "labels": {"instance": "m3", "balancer": "haproxy"}}],
         "basic_auth": {"username": "admin", "password_file": "/etc/prometheus/lbfarm-balancer.password"},
         "tls_config": {"ca_file": "/etc/prometheus/lbfarm-ca.crt"},
+        "enable_http2": False,
     }
 
 
 def test_nginx_exporter_plain_without_a_password() -> None:
-    nginx = {"name": "nginx", "host": "m3", "metrics": {"url": "http://172.30.56.4:9113/metrics", "user": None}}
+    nginx = {"name": "nginx", "metrics": {"m3": {"url": "http://172.30.56.4:9113/metrics", "user": None}}}
     got = jobs(nginx)["balancer"]
     assert "basic_auth" not in got
     assert "tls_config" not in got
@@ -57,7 +57,19 @@ def test_nginx_exporter_plain_without_a_password() -> None:
 
 
 def test_a_balancer_without_metrics_has_no_job() -> None:
-    assert "balancer" not in jobs({"name": "ipvs", "host": "m3", "metrics": None})
+    assert "balancer" not in jobs({"name": "ipvs", "metrics": {"m3": None}})
+
+
+def test_each_balancer_of_a_pair_is_a_target() -> None:
+    pair = {
+        **HAPROXY,
+        "metrics": {**HAPROXY["metrics"], "m4": {"url": "https://172.30.56.5:9999/metrics", "user": "admin"}},
+    }
+    got = jobs(pair, addresses={**ADDRESSES, "m4": "172.30.56.5"})["balancer"]["static_configs"]
+    assert [(c["targets"], c["labels"]["instance"]) for c in got] == [
+        (["172.30.56.4:9999"], "m3"),
+        (["172.30.56.5:9999"], "m4"),
+    ]
 
 
 def test_two_backends_on_one_host_are_one_apache_target() -> None:
@@ -74,6 +86,15 @@ def test_two_backends_on_one_host_are_one_apache_target() -> None:
         ({"ports": {**PORTS, "apache": 9100}}, "two exporters would answer on 172.30.56.2:9100"),
         ({"balancer": {**HAPROXY, "password_file": ""}}, "balancer haproxy: its metrics need a password"),
         ({"addresses": {}}, "addresses must map each farm host"),
+        (
+            {
+                "balancer": {
+                    **HAPROXY,
+                    "metrics": {**HAPROXY["metrics"], "m4": {"url": "http://x:9999/metrics", "user": "admin"}},
+                }
+            },
+            "balancer haproxy: its hosts serve their metrics differently",
+        ),
     ],
 )
 def test_bad_input_is_named(kwargs: dict, message: str) -> None:
