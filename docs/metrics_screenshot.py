@@ -100,7 +100,8 @@ def main(argv: list[str]) -> int:
         try:
             for phase, seconds in PHASES:
                 start = time.monotonic()
-                if phase in actions:
+                if phase in actions:  # the requests while the change is made are counted apart
+                    client.phase = f"changing to {phase}"
                     run(actions[phase])
                 client.phase = phase
                 print(f"{time.strftime('%H:%M:%S')} {phase}", flush=True)
@@ -108,8 +109,8 @@ def main(argv: list[str]) -> int:
         finally:
             run([*apache, "start", "apache2"])
             run([*backend, "-e", "state=ready"])
-    for phase, _ in PHASES:
-        print(f"  {phase:22} " + ", ".join(f"{who} {n}" for who, n in sorted(client.counts[phase].items())))
+    for phase, counts in client.counts.items():
+        print(f"  {phase:34} " + ", ".join(f"{who} {n}" for who, n in sorted(counts.items())))
 
     query = urllib.parse.urlencode(
         {"g0.expr": EXPR, "g0.tab": "0", "g0.range_input": f"{int(time.time() - began) + 30}s", "g0.stacked": "0"}
@@ -126,7 +127,7 @@ def main(argv: list[str]) -> int:
                 "--hide-scrollbars",
                 "--virtual-time-budget=15000",  # the page draws the graph from an API call of its own
                 f"--screenshot={args.output}",
-                "--window-size=1300,760",
+                "--window-size=1300,900",  # the graph and its legend
                 url,
             ],
             check=True,

@@ -189,3 +189,23 @@ def test_a_collector_the_node_exporter_does_not_know_is_refused_in_its_words(far
     assert {name: h.file("/etc/default/prometheus-node-exporter").sha256sum for name, h in hosts.items()} == before
     up = prometheus.values('up{job="node"}')
     assert {name: value for name, (_, value) in up.items()} == dict.fromkeys(hosts, 1.0), up
+
+
+def test_monitoring_turned_off_stops_prometheus_and_the_exporters_and_on_again(farm, prometheus, playbook) -> None:
+    if farm.balancer != "haproxy":
+        pytest.skip("turning metrics off does not depend on the balancer: checked once, on HAProxy")
+    units = {prometheus.host: ["prometheus", "prometheus-node-exporter"]}
+    units |= {b["name"]: ["prometheus-node-exporter", "prometheus-apache-exporter"] for b in farm.backends}
+    try:
+        playbook("playbooks/monitoring.yml", "-e", "monitoring_enabled=false")
+        for name, services in units.items():
+            for service in services:
+                unit = farm.host(name).service(service)
+                assert not unit.is_running, (name, service)
+                assert not unit.is_enabled, (name, service)
+    finally:
+        playbook("playbooks/monitoring.yml")
+    for name, services in units.items():
+        assert all(farm.host(name).service(s).is_running for s in services), name
+    now = time.time()
+    assert wait_until(lambda: prometheus.scraped_after("apache", now), timeout=10 * prometheus.interval + 10)
