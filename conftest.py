@@ -51,6 +51,9 @@ class Farm:
     # a side effect swapped the balancer away from the inventory's: the playbooks the tests run
     # are told which one the farm runs now (-e balancer=...)
     swapped: bool = False
+    # a side effect rebooted the balancer host (molecule/ipvs_single): what the tests changed on
+    # the running host before the reboot need not be changed again
+    rebooted: bool = False
 
     @property
     def endpoints(self) -> dict:
@@ -127,7 +130,7 @@ def load_farm(inventory: str) -> Farm:
     backends = runner.get_hosts("backends")
     balancers = runner.get_hosts("balancers")
     balancer = hostvars[balancers[0]].get("balancer", "haproxy") if balancers else ""
-    swapped = recorded_balancer()
+    swapped = side_effect_record("balancer")
     return Farm(
         inventory=inventory,
         hostvars=hostvars,
@@ -136,12 +139,14 @@ def load_farm(inventory: str) -> Farm:
         balancer_host=balancers[0] if balancers else "",
         lab_client=next(iter(hostvars.values()), {}).get("lab_client"),
         swapped=bool(swapped) and swapped != balancer,
+        rebooted=bool(side_effect_record("rebooted")),
     )
 
 
-def recorded_balancer() -> str:
-    """The balancer a side effect swapped the farm to (molecule/resources/next_balancer.yml), if any."""
-    record = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / "balancer"
+def side_effect_record(name: str) -> str:
+    """What a side effect recorded in the scenario's directory, if anything: "balancer", the one it
+    swapped the farm to (molecule/resources/next_balancer.yml); "rebooted" (molecule/ipvs_single)."""
+    record = Path(os.environ.get("MOLECULE_EPHEMERAL_DIRECTORY", "/nonexistent")) / name
     return record.read_text().strip() if record.exists() else ""
 
 

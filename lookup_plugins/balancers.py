@@ -61,6 +61,7 @@ KEYS: dict[str, tuple[type | tuple[type, ...], Any]] = {
     "http2": (bool, False),
     "tls_passthrough": (bool, False),
     "requests_counter": (str, ""),
+    "node_metrics": (str, ""),
     "canary": ((dict, type(None)), None),
     "dropin": (str, ""),
 }

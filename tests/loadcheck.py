@@ -241,7 +241,9 @@ class Load:
     def __enter__(self) -> Load:
         return self.start()
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: object, *exc: object) -> None:
+        if kind is not None:  # the body failed: nothing waits for the figures
+            self._stop.set()
         self.wait()
 
 

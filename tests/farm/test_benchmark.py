@@ -17,6 +17,9 @@ def report(farm, playbook, tmp_path_factory) -> dict:
     farm.require_running_balancer()
     if farm.balancer == "zevenet":
         pytest.skip("zevenet runs on its appliance: roles/zevenet_lb/tests checks it")
+    only = farm.hostvars[farm.balancer_host].get("scenario_benchmark_balancers") or [farm.balancer]
+    if farm.balancer not in only:
+        pytest.skip(f"this scenario runs the benchmark on {', '.join(only)} only (scenario_benchmark_balancers)")
     out = tmp_path_factory.mktemp("benchmark")
     settings = {
         "benchmark_balancers": [farm.balancer],

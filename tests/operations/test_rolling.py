@@ -1,8 +1,9 @@
 """playbooks/rolling.yml: the backends changed one at a time under load, drained first, with two
-clients at once (molecule/default runs it on HAProxy and nginx). One sends a request again when a
-kept-alive connection closes before the answer, as browsers do: not one failed or non-2xx request.
-One never resends (as ab -k): through HAProxy (states through its runtime API) not one either;
-through nginx (a reload per state) at most one per kept-alive connection and reload."""
+clients at once, through HAProxy (molecule/default). One sends a request again when a kept-alive
+connection closes before the answer, as browsers do: not one failed or non-2xx request. One never
+resends (as ab -k): through HAProxy (states through its runtime API) not one either. What rolling.yml
+asks of a balancer, a drain and a ready, test_backend_state checks on each balancer under the same
+two clients (nginx reloads for each state)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,11 @@ from loadcheck import Load as StrictLoad
 
 STRICT_WORKERS = 8
 HALF_RATE = PACED_RATE / 2  # for each of the two clients: together, as much as one paced client
-RELOADS = {"haproxy": 0, "nginx": 4}  # drain and ready, for each of the two backends
 
 
 def test_rolling_change_loses_no_request(farm, playbook, report) -> None:
-    if farm.balancer not in RELOADS:
-        pytest.skip(f"run on HAProxy and nginx (molecule/default), not {farm.balancer}")
+    if farm.balancer != "haproxy":
+        pytest.skip(f"run on HAProxy; {farm.balancer}'s drain and ready under the same load are test_backend_state's")
     try:
         with (
             Load(farm.url, clients=8, seconds=400, rate=HALF_RATE) as load,
@@ -41,6 +41,6 @@ def test_rolling_change_loses_no_request(farm, playbook, report) -> None:
         assert load.failed == 0, load.summary()
         assert load.non_2xx == 0, load.summary()
         assert result.requests > 0
-        assert len(result.failures) <= RELOADS[farm.balancer] * STRICT_WORKERS, result.summary()
+        assert not result.failures, result.summary()
     finally:
         playbook("playbooks/backends.yml", check=False)

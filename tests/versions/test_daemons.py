@@ -1,12 +1,14 @@
 """The daemons people run check the configurations lbfarm renders, release by release.
 
 HAProxy 2.2 (Debian 11, below Ubuntu 22.04's 2.4), 2.6 (Debian 12) and 3.0 (Debian 13); nginx 1.18
-(Debian 11, as Ubuntu 22.04), 1.22 and 1.26; keepalived 2.1, 2.2 and 2.3; netplan generate of Debian
-12 and 13. Each release's packages go into a tree of their own (mmdebstrap, from Debian's archive;
-cached in ~/.cache/lbfarm/versions), whose daemons check, in a chroot, what tests/versions/render.yml
-renders from each inventory with the roles' own templates: the local lab, the VirtualBox lab, a pair
-and four backends in every state. HAProxy's configuration is rendered for each release from what
-that release's `haproxy -v` says, as the role renders it from the host's HAProxy.
+(Debian 11, as Ubuntu 22.04), 1.22 and 1.26; keepalived 2.1, 2.2 and 2.3; netplan generate and
+Prometheus' promtool (2.42, 2.53) of Debian 12 and 13. Each release's packages go into a tree of
+their own (mmdebstrap, from Debian's archive; cached in ~/.cache/lbfarm/versions), whose daemons
+check, in a chroot, what tests/versions/render.yml renders from each inventory with the roles' own
+templates: the local lab, the VirtualBox lab, a pair and four backends in every state (Prometheus'
+files for HAProxy, nginx and IPVS where the inventory names a monitoring host). HAProxy's
+configuration is rendered for each release from what that release's `haproxy -v` says, as the role
+renders it from the host's HAProxy.
 
 Needs root (chroot) and mmdebstrap (make deps installs it); make test runs it (make versions).
 """
@@ -31,12 +33,12 @@ RECIPE = "1"
 RELEASES = {
     "bullseye": (["haproxy", "nginx", "keepalived"], {"haproxy": "2.2", "nginx": "1.18", "keepalived": "2.1"}),
     "bookworm": (
-        ["haproxy", "nginx", "keepalived", "netplan.io"],
-        {"haproxy": "2.6", "nginx": "1.22", "keepalived": "2.2", "netplan": "0.106"},
+        ["haproxy", "nginx", "keepalived", "netplan.io", "prometheus"],
+        {"haproxy": "2.6", "nginx": "1.22", "keepalived": "2.2", "netplan": "0.106", "promtool": "2.42"},
     ),
     "trixie": (
-        ["haproxy", "nginx", "keepalived", "netplan.io"],
-        {"haproxy": "3.0", "nginx": "1.26", "keepalived": "2.3", "netplan": "1.1"},
+        ["haproxy", "nginx", "keepalived", "netplan.io", "prometheus"],
+        {"haproxy": "3.0", "nginx": "1.26", "keepalived": "2.3", "netplan": "1.1", "promtool": "2.53"},
     ),
 }
 INVENTORIES = {
@@ -193,6 +195,7 @@ def test_each_release_has_the_versions_this_matrix_promises(trees: dict[str, Pat
         "nginx": ["nginx", "-v"],
         "keepalived": ["keepalived", "-v"],
         "netplan": ["dpkg-query", "-W", "-f=${Version}", "netplan.io"],
+        "promtool": ["promtool", "--version"],
     }
     for release, (_, versions) in RELEASES.items():
         for daemon, version in versions.items():
@@ -272,3 +275,37 @@ def test_netplan_generates_the_lab_nic(release: str, trees: dict[str, Path], ren
         address = re.search(r'addresses: \["([^"]+)"\]', path.read_text())
         assert address, path.read_text()
         assert f"Address={address.group(1)}" in network, network
+
+
+# where roles/monitoring puts the files prometheus.yml names (vars/main.yml)
+PROMETHEUS_FILES = {
+    "lbfarm.rules.yml": "etc/prometheus/lbfarm.rules.yml",
+    "password": "etc/prometheus/lbfarm-balancer.password",
+}
+
+
+@pytest.mark.parametrize("release", ["bookworm", "trixie"])
+def test_promtool_accepts_the_rules_and_prometheus_yml_for_each_balancer(
+    release: str, trees: dict[str, Path], rendered: Path
+) -> None:
+    root = trees[release]
+    for rules in files(rendered, "lbfarm.rules.yml"):
+        done = in_tree(root, "promtool", "check", "rules", copy_in(root, rules, rendered))
+        assert done.returncode == 0, f"{release}'s promtool on {where(rules, rendered)}:\n{done.stdout}{done.stderr}"
+        count = len(re.findall(r"^ +- (record|alert): ", rules.read_text(), re.MULTILINE))
+        assert f"SUCCESS: {count} rules found" in done.stdout, done.stdout
+        (root / PROMETHEUS_FILES["lbfarm.rules.yml"]).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(rules, root / PROMETHEUS_FILES["lbfarm.rules.yml"])
+        (root / PROMETHEUS_FILES["password"]).write_text("not-a-real-one\n")
+        configs = sorted(rules.parent.glob("prometheus-*.yml"))
+        assert [c.name for c in configs] == ["prometheus-haproxy.yml", "prometheus-ipvs.yml", "prometheus-nginx.yml"]
+        for config in configs:
+            done = in_tree(root, "promtool", "check", "config", copy_in(root, config, rendered))
+            said = done.stdout + done.stderr
+            assert done.returncode == 0, f"{release}'s promtool on {where(config, rendered)}:\n{said}"
+            assert "SUCCESS" in said, said
+            assert "FAILED" not in said, said
+        # IPVS's real servers are named after their backends, on the node exporter's series
+        ipvs = (rules.parent / "prometheus-ipvs.yml").read_text()
+        assert "target_label: server" in ipvs, ipvs
+        assert "node_ipvs_backend_" in ipvs, ipvs

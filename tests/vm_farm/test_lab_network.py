@@ -24,7 +24,9 @@ def test_lab_nic_has_its_static_address(host, farm) -> None:
     assert f"{vars_['lab_address']}/24" in host.check_output(f"ip -br addr show dev {nic}")
 
 
-def test_netplan_file_is_private_and_checked(host) -> None:
+def test_netplan_file_is_private_and_checked(host, farm) -> None:
+    if farm.swapped:
+        pytest.skip("checked once, in the verify before the swap, which leaves netplan alone")
     assert host.file("/etc/netplan/60-lbfarm-lab.yaml").mode == 0o600
     assert host.run("netplan generate").rc == 0
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -16,6 +17,9 @@ DOCUMENTATION = r"""
       C(prometheus) (the server itself), C(node) (every farm host), C(apache) (each backend host,
       once however many backends it carries), and C(balancer) (the chosen balancer's own metrics,
       C(farm_endpoints).metrics, labelled with the balancer's name too).
+    - A balancer whose real servers the node exporter sees (its contract's C(node_metrics), IPVS:
+      the kernel's weight and connections of each) has each of those series labelled C(server)
+      with its backend's name, as HAProxy names its servers.
     - The balancer's password is read from a file on the Prometheus host, never written in the
       configuration; a TLS endpoint is verified against the CA file when one is given.
   positional: addresses
@@ -36,6 +40,8 @@ DOCUMENTATION = r"""
       description:
         - C(name); C(metrics), each balancer host mapped to its farm_endpoints' metrics (or none);
           C(password_file), C(ca_file).
+        - C(node_metrics), its contract's prefix of the node exporter's series of each real server
+          (or empty), with C(backends), the farm's backends (farm_backends).
       type: dict
 """
 
@@ -111,6 +117,27 @@ def _balancer_job(balancer: Mapping[str, Any]) -> dict[str, Any] | None:
     return job
 
 
+def _real_server_names(balancer: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Label the node exporter's series of each real server of a balancer (remote_address,
+    remote_port) with the name of the backend behind it, on its HTTP and its HTTPS port."""
+    prefix = str(balancer.get("node_metrics") or "")
+    if not prefix:
+        return []
+    backends = balancer.get("backends")
+    if not backends:
+        name = balancer["name"]
+        raise AnsibleFilterError(f"balancer {name}: the node exporter sees its real servers, give backends")
+    return [
+        {
+            "source_labels": ["__name__", "remote_address", "remote_port"],
+            "regex": f"{re.escape(prefix)}.*;{re.escape(str(b['address']))};({b['port']}|{b['https_port']})",
+            "target_label": "server",
+            "replacement": str(b["name"]),
+        }
+        for b in backends
+    ]
+
+
 def monitoring_scrape_configs(
     addresses: Mapping[str, Any],
     backends: Sequence[str],
@@ -127,6 +154,9 @@ def monitoring_scrape_configs(
         for job in JOBS
         if hosts[job]
     ]
+    relabels = _real_server_names(balancer) if balancer else []
+    if relabels:
+        next(j for j in jobs if j["job_name"] == "node")["metric_relabel_configs"] = relabels
     job = _balancer_job(balancer) if balancer else None
     if job:
         jobs.append(job)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import modules
 import pytest
 from ansible.errors import AnsibleFilterError
@@ -60,6 +62,47 @@ def test_a_balancer_without_metrics_has_no_job() -> None:
     assert "balancer" not in jobs({"name": "ipvs", "metrics": {"m3": None}})
 
 
+IPVS = {
+    "name": "ipvs",
+    "metrics": {"m3": None},
+    "node_metrics": "node_ipvs_backend_",
+    "backends": [
+        {"name": "m1", "address": "192.168.56.2", "port": 80, "https_port": 443},
+        {"name": "m2", "address": "192.168.56.3", "port": 8080, "https_port": 8443},
+    ],
+}
+
+
+def test_ipvs_real_servers_are_named_after_their_backends_on_both_ports() -> None:
+    got = jobs(IPVS)
+    assert "balancer" not in got
+    assert got["node"]["metric_relabel_configs"] == [
+        {
+            "source_labels": ["__name__", "remote_address", "remote_port"],
+            "regex": r"node_ipvs_backend_.*;192\.168\.56\.2;(80|443)",
+            "target_label": "server",
+            "replacement": "m1",
+        },
+        {
+            "source_labels": ["__name__", "remote_address", "remote_port"],
+            "regex": r"node_ipvs_backend_.*;192\.168\.56\.3;(8080|8443)",
+            "target_label": "server",
+            "replacement": "m2",
+        },
+    ]
+    # the relabelling is Prometheus': RE2, anchored at both ends, joined by ";"
+    for rule, address, port in ((0, "192.168.56.2", "443"), (1, "192.168.56.3", "8080")):
+        regex = got["node"]["metric_relabel_configs"][rule]["regex"]
+        assert re.fullmatch(regex, f"node_ipvs_backend_weight;{address};{port}")
+        assert not re.fullmatch(regex, f"node_ipvs_backend_weight;{address}0;{port}")
+        assert not re.fullmatch(regex, f"node_cpu_seconds_total;{address};{port}")
+
+
+def test_a_balancer_the_node_exporter_does_not_see_leaves_the_node_job_alone() -> None:
+    assert "metric_relabel_configs" not in jobs(HAPROXY)["node"]
+    assert "metric_relabel_configs" not in jobs({**IPVS, "node_metrics": ""})["node"]
+
+
 def test_each_balancer_of_a_pair_is_a_target() -> None:
     pair = {
         **HAPROXY,
@@ -86,6 +129,7 @@ def test_two_backends_on_one_host_are_one_apache_target() -> None:
         ({"ports": {**PORTS, "apache": 9100}}, "two exporters would answer on 172.30.56.2:9100"),
         ({"balancer": {**HAPROXY, "password_file": ""}}, "balancer haproxy: its metrics need a password"),
         ({"addresses": {}}, "addresses must map each farm host"),
+        ({"balancer": {**IPVS, "backends": []}}, "balancer ipvs: the node exporter sees its real servers"),
         (
             {
                 "balancer": {
