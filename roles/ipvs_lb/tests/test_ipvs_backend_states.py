@@ -3,8 +3,9 @@ table is built from (keepalived's configuration, or the plain mode's rules), and
 lbfarm-ipvs (a restart would clear the table and cut the connections a drain lets finish).
 
 Run by ipvs_single (plain mode) and vm_farm (keepalived's checker), each with HTTPS passed through:
-the state holds in both virtual services. Where the scenario runs Prometheus (vm_farm), it has the
-drained backend's weight at 0 and counts the farm's new connections, none of which reached it.
+the state holds in both virtual services. Where the scenario runs Prometheus (neither does in
+make test: docs/monitoring.md says why), it has the drained backend's weight at 0 and counts the
+farm's new connections, none of which reached it.
 """
 
 import urllib.parse
